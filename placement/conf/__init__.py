@@ -1,0 +1,45 @@
+"""All of placement's configuration options, registered on a ConfigOpts
+instance that the caller owns (there is no global CONF)."""
+
+from oslo_log import log as logging
+from oslo_middleware import cors
+from oslo_policy import opts as policy_opts
+
+from placement.conf import api
+from placement.conf import base
+from placement.conf import database
+from placement.conf import placement as placement_opts
+
+
+_MODULES = (api, base, database, placement_opts)
+
+
+def register_opts(conf):
+    """Register every placement option group on ``conf``."""
+    for module in _MODULES:
+        module.register_opts(conf)
+    logging.register_options(conf)
+    conf.register_opts(cors.CORS_OPTS, 'cors')
+    for group, opts in policy_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    set_lib_defaults()
+
+
+def list_opts():
+    """Entry point for oslo-config-generator."""
+    opts = []
+    for module in _MODULES:
+        opts.extend(module.list_opts())
+    return opts
+
+
+def set_lib_defaults():
+    """Placement's defaults for library-owned options (CORS)."""
+    cors.set_defaults(
+        allow_headers=['X-Auth-Token', 'X-Openstack-Request-Id',
+                       'X-Identity-Status', 'X-Roles', 'X-Service-Catalog',
+                       'X-User-Id', 'X-Tenant-Id', 'OpenStack-API-Version'],
+        expose_headers=['X-Auth-Token', 'X-Openstack-Request-Id',
+                        'X-Subject-Token', 'X-Service-Token',
+                        'OpenStack-API-Version'],
+        allow_methods=['GET', 'PUT', 'POST', 'DELETE', 'PATCH'])

@@ -1,0 +1,150 @@
+"""Assemble the WSGI application: configuration in, middleware stack out."""
+
+from oslo_log import log as logging
+from oslo_middleware import cors
+from oslo_middleware import http_proxy_to_wsgi
+from oslo_middleware import request_id
+import webob.dec
+import webob.exc
+
+from placement import auth
+from placement import context
+from placement.db import api as db_api
+from placement.db import migration
+from placement import errors
+from placement import handler
+from placement import microversion
+from placement.objects import resource_class as rc_obj
+from placement.objects import trait as trait_obj
+from placement import policy
+
+LOG = logging.getLogger(__name__)
+
+
+class FaultWrapper(object):
+    """Turn an unexpected exception into a logged JSON 500 (never a
+    traceback to the client)."""
+
+    def __init__(self, application):
+        self.application = application
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        try:
+            return req.get_response(self.application)
+        except Exception as exc:
+            LOG.exception('Uncaught exception handling %s %s',
+                          req.method, req.path)
+            return errors.http_error(
+                webob.exc.HTTPInternalServerError,
+                'An unexpected error occurred: %s' % type(exc).__name__)
+
+
+class DefaultAcceptJSON(object):
+    """A missing or ``*/*`` Accept means JSON, so error bodies are JSON."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        if environ.get('HTTP_ACCEPT', '*/*').strip() in ('', '*/*'):
+            environ['HTTP_ACCEPT'] = 'application/json'
+        return self.application(environ, start_response)
+
+
+class BodyFraming(object):
+    """Reject bodies whose framing headers are wrong, before routing."""
+
+    def __init__(self, application):
+        self.application = application
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        length = req.environ.get('CONTENT_LENGTH')
+        if length:
+            try:
+                length = int(length)
+            except ValueError:
+                raise errors.bad_request(
+                    'content-length header must be an integer')
+            if length > 0 and not req.environ.get('CONTENT_TYPE'):
+                raise errors.bad_request(
+                    'content-type header required when content-length > 0')
+        return self.application
+
+
+class RequestLog(object):
+    """One INFO line per request: method, path, status, size, version."""
+
+    def __init__(self, application):
+        self.application = application
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        resp = req.get_response(self.application)
+        version = req.environ.get(errors.VERSION_ENVIRON_KEY)
+        LOG.info('%(addr)s "%(method)s %(path)s" status: %(status)s '
+                 'len: %(len)s microversion: %(version)s',
+                 {'addr': req.remote_addr, 'method': req.method,
+                  'path': req.path_qs, 'status': resp.status_int,
+                  'len': resp.content_length,
+                  'version': '%d.%d' % version if version else '-'})
+        return resp
+
+
+def deploy(conf):
+    """The middleware stack, built inside-out; read it bottom-up for the
+    order a request passes through (spec README §1)."""
+    # 8. Routing to handlers; 405/404 for unknown method/path.
+    application = handler.PlacementHandler(config=conf)
+    # 6. Body framing (before routing).
+    application = BodyFraming(application)
+    # Unexpected handler exceptions become JSON 500s that still carry the
+    # negotiated version.
+    application = FaultWrapper(application)
+    # 5. Microversion negotiation; stamps OpenStack-API-Version.
+    application = microversion.MicroversionMiddleware(application)
+    # 4b. Request context from identity headers (401 without a user).
+    application = auth.PlacementKeystoneContext(application, conf)
+    # 4a. Authentication (the root document needs none).
+    if conf.api.auth_strategy == 'noauth2':
+        application = auth.NoAuthMiddleware(application)
+    else:
+        application = auth.RootBypassAuthProtocol(
+            application, {'oslo_config_config': conf})
+    # 3. CORS, only when an origin is configured.
+    if conf.cors.allowed_origin:
+        application = cors.CORS(application, conf)
+    # Honour X-Forwarded-Proto/Forwarded when building absolute URLs.
+    application = http_proxy_to_wsgi.HTTPProxyToWSGI(application, conf)
+    # 2. No Accept (or */*) means JSON.
+    application = DefaultAcceptJSON(application)
+    # Anything else unexpected (auth, context) becomes a JSON 500 too.
+    application = FaultWrapper(application)
+    application = RequestLog(application)
+    # 1. Request id on every response.
+    application = request_id.RequestId(application)
+    return application
+
+
+def loadapp(conf):
+    """The WSGI application for ``conf``, with policy initialised."""
+    policy.init(conf)
+    return deploy(conf)
+
+
+
+def init_database(conf):
+    """Configure the engine, migrate when ``sync_on_startup`` (serialised
+    across workers by a lock), then insert any missing standard resource
+    classes and traits (insert-only, safe when workers start together)."""
+    if not conf.placement_database.connection:
+        raise RuntimeError(
+            '[placement_database] connection is required to start the '
+            'placement service')
+    db_api.configure(conf)
+    if conf.placement_database.sync_on_startup:
+        migration.upgrade('head')
+    ctx = context.RequestContext(config=conf)
+    rc_obj.ensure_standard_classes(ctx)
+    trait_obj.ensure_standard_traits(ctx)

@@ -1,0 +1,75 @@
+"""Error codes and the JSON error body of every 4xx/5xx response.
+
+Handlers raise ``http_error(webob.exc.HTTPConflict, detail, code=...)``;
+the body is ``{"errors": [{status, title, detail, request_id, code}]}``
+with ``code`` only from microversion 1.23.
+"""
+
+import functools
+
+import webob.exc
+
+# Error codes (README §4 of the spec).
+DEFAULT = 'placement.undefined_code'
+INVENTORY_INUSE = 'placement.inventory.inuse'
+CONCURRENT_UPDATE = 'placement.concurrent_update'
+DUPLICATE_NAME = 'placement.duplicate_name'
+PROVIDER_IN_USE = 'placement.resource_provider.inuse'
+PROVIDER_CANNOT_DELETE_PARENT = (
+    'placement.resource_provider.cannot_delete_parent')
+RESOURCE_PROVIDER_NOT_FOUND = 'placement.resource_provider.not_found'
+ILLEGAL_DUPLICATE_QUERYPARAM = 'placement.query.duplicate_key'
+QUERYPARAM_BAD_VALUE = 'placement.query.bad_value'
+QUERYPARAM_MISSING_VALUE = 'placement.query.missing_value'
+
+# Where the microversion middleware leaves the negotiated version.
+VERSION_ENVIRON_KEY = 'placement.microversion'
+
+# Microversion from which error objects carry ``code``.
+CODE_MIN_VERSION = (1, 23)
+
+
+def _error_object(body, status, title, environ, code=None, extra=None,
+                  with_code=True):
+    # webob joins its explanation and our detail into ``body``.
+    status_code = int(status.split(None, 1)[0])
+    error = {
+        'status': status_code,
+        'title': title,
+        'detail': body.replace('<br /><br />', '\n').strip(),
+        'request_id': environ.get('openstack.request_id'),
+    }
+    version = environ.get(VERSION_ENVIRON_KEY)
+    if with_code and version is not None and version >= CODE_MIN_VERSION:
+        error['code'] = code or DEFAULT
+    if extra:
+        error.update(extra)
+    return {'errors': [error]}
+
+
+def json_formatter(code=None, extra=None, with_code=True):
+    """A webob ``json_formatter`` producing placement's error body."""
+    return functools.partial(_error_object, code=code, extra=extra,
+                             with_code=with_code)
+
+
+def http_error(exc_class, detail, code=None, headers=None, **extra):
+    """Build (not raise) a webob HTTP error in placement's JSON format.
+
+    ``extra`` members are added to the error object, e.g. ``conflict``
+    (a machine-readable description of a 409) or ``min_version``.
+    """
+    return exc_class(detail=detail, headers=headers,
+                     json_formatter=json_formatter(code, extra or None))
+
+
+def not_found(detail, **kw):
+    return http_error(webob.exc.HTTPNotFound, detail, **kw)
+
+
+def bad_request(detail, **kw):
+    return http_error(webob.exc.HTTPBadRequest, detail, **kw)
+
+
+def conflict(detail, **kw):
+    return http_error(webob.exc.HTTPConflict, detail, **kw)

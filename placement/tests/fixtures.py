@@ -1,0 +1,198 @@
+"""Test fixtures shared by unit, DB-level and functional tests: a config
+on a fresh ConfigOpts, a fresh database on a chosen backend, and policy.
+
+Backends: ``sqlite`` (a file in a temp dir, so threads can share it),
+``mysql`` (MariaDB/MySQL) and ``postgresql``. Server URLs come from
+``PLACEMENT_TEST_MYSQL_URL`` / ``PLACEMENT_TEST_POSTGRESQL_URL`` (defaults
+match the local services of the development machines). An unreachable
+server skips its tests, unless ``PLACEMENT_TEST_DB_REQUIRED=1``, which
+makes it a failure (CI sets it).
+"""
+
+import os
+import tempfile
+import uuid
+
+import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslo_policy import opts as policy_opts
+import sqlalchemy as sa
+import testtools
+
+from placement import conf as placement_conf
+from placement import context
+from placement.db import api as db_api
+from placement.db import models
+from placement.objects import resource_class as rc_obj
+from placement.objects import trait as trait_obj
+from placement import policy
+
+SERVER_URLS = {
+    'mysql': os.environ.get(
+        'PLACEMENT_TEST_MYSQL_URL',
+        'mysql+pymysql://root@127.0.0.1:3306/test'),
+    'postgresql': os.environ.get(
+        'PLACEMENT_TEST_POSTGRESQL_URL',
+        'postgresql+psycopg2://postgres@127.0.0.1:5432/test'),
+}
+BACKENDS = ('sqlite', 'mysql', 'postgresql')
+_REACHABLE = {}
+
+
+def db_required():
+    return os.environ.get('PLACEMENT_TEST_DB_REQUIRED', '') not in (
+        '', '0', 'false', 'False')
+
+
+def _server_reachable(backend):
+    if backend not in _REACHABLE:
+        try:
+            engine = sa.create_engine(SERVER_URLS[backend])
+            with engine.connect():
+                pass
+            engine.dispose()
+            _REACHABLE[backend] = None
+        except Exception as exc:  # any connection failure
+            _REACHABLE[backend] = str(exc)
+    return _REACHABLE[backend]
+
+
+def require_backend(test, backend):
+    """Skip (or, when required, fail) ``test`` if ``backend`` is down."""
+    if backend == 'sqlite':
+        return
+    problem = _server_reachable(backend)
+    if problem:
+        message = '%s is not reachable: %s' % (backend, problem)
+        if db_required():
+            test.fail(message)
+        test.skipTest(message)
+
+
+class ConfFixture(config_fixture.Config):
+    """A fresh ConfigOpts with every placement option registered and the
+    test defaults: noauth2, legacy policy defaults off as configured."""
+
+    def __init__(self, conf=None):
+        super().__init__(conf or cfg.ConfigOpts())
+
+    def setUp(self):
+        super().setUp()
+        placement_conf.register_opts(self.conf)
+        policy_opts.set_defaults(self.conf)
+        self.conf([], default_config_files=[])
+        self.config(group='api', auth_strategy='noauth2')
+
+
+class Database(fixtures.Fixture):
+    """A fresh, empty-but-seeded database on ``backend`` that the
+    enginefacade uses for the fixture's lifetime.
+
+    The schema comes from the models (``create_all``), which a unit test
+    keeps identical to the alembic migrations.
+    """
+
+    def __init__(self, conf, backend='sqlite', seed=True):
+        super().__init__()
+        self.conf = conf
+        self.backend = backend
+        self.seed = seed
+
+    def _create_server_database(self):
+        name = 'placement_%s' % uuid.uuid4().hex[:12]
+        admin = sa.create_engine(SERVER_URLS[self.backend],
+                                 isolation_level='AUTOCOMMIT')
+        with admin.connect() as conn:
+            conn.execute(sa.text('CREATE DATABASE %s' % name))
+        url = sa.engine.make_url(SERVER_URLS[self.backend]).set(database=name)
+        if self.backend == 'mysql':
+            url = url.update_query_dict({'charset': 'utf8mb4'})
+
+        def drop():
+            with admin.connect() as conn:
+                if self.backend == 'postgresql':
+                    conn.execute(sa.text(
+                        'SELECT pg_terminate_backend(pid) FROM '
+                        'pg_stat_activity WHERE datname = :n AND '
+                        'pid <> pg_backend_pid()'), {'n': name})
+                conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % name))
+            admin.dispose()
+        self.addCleanup(drop)
+        return url.render_as_string(hide_password=False)
+
+    def setUp(self):
+        super().setUp()
+        if self.backend == 'sqlite':
+            tmpdir = self.useFixture(fixtures.TempDir()).path
+            self.url = 'sqlite:///%s' % os.path.join(tmpdir, 'placement.db')
+        else:
+            self.url = self._create_server_database()
+        self.conf.set_override('connection', self.url,
+                               group='placement_database')
+        self.conf.set_override('sqlite_synchronous', False,
+                               group='placement_database')
+        # A new transaction factory for this database, swapped into the
+        # process-wide context manager for the fixture's lifetime.
+        factory = db_api.context_manager.make_new_manager()
+        db_conf = self.conf.placement_database
+        factory.configure(connection=self.url,
+                          sqlite_synchronous=False,
+                          mysql_sql_mode=db_conf.mysql_sql_mode,
+                          max_pool_size=20, max_overflow=20)
+        reset = db_api.context_manager.patch_factory(factory)
+        self.addCleanup(reset)
+        self.engine = factory.writer.get_engine()
+        self.addCleanup(self.engine.dispose)
+        self.create_schema()
+        if self.seed:
+            ctx = context.RequestContext(config=self.conf)
+            rc_obj.ensure_standard_classes(ctx)
+            trait_obj.ensure_standard_traits(ctx)
+
+    def create_schema(self):
+        models.BASE.metadata.create_all(self.engine)
+
+
+class PolicyFixture(fixtures.Fixture):
+    """Initialise the process-wide enforcer from ``conf``; reset after."""
+
+    def __init__(self, conf):
+        super().__init__()
+        self.conf = conf
+
+    def setUp(self):
+        super().setUp()
+        policy.reset()
+        policy.init(self.conf, suppress_deprecation_warnings=True)
+        self.addCleanup(policy.reset)
+
+
+class DBTestCase(testtools.TestCase):
+    """A test on a fresh database of ``backend`` (set by subclasses; see
+    ``for_each_backend``)."""
+
+    backend = 'sqlite'
+
+    def setUp(self):
+        super().setUp()
+        require_backend(self, self.backend)
+        self.conf_fixture = self.useFixture(ConfFixture())
+        self.conf = self.conf_fixture.conf
+        self.db = self.useFixture(Database(self.conf, self.backend))
+        self.useFixture(PolicyFixture(self.conf))
+        self.ctx = context.RequestContext(
+            user_id='admin', project_id='admin', roles=['admin'],
+            config=self.conf)
+
+
+def for_each_backend(namespace, base_class, backends=BACKENDS):
+    """Define ``<Base>_<backend>`` subclasses of ``base_class`` in
+    ``namespace`` (a module's globals()), one per backend. ``base_class``
+    should not itself be collected (name it with a leading underscore)."""
+    name = base_class.__name__.lstrip('_')
+    for backend in backends:
+        cls_name = '%s_%s' % (name, backend)
+        namespace[cls_name] = type(cls_name, (base_class, DBTestCase),
+                                   {'backend': backend,
+                                    '__module__': namespace['__name__']})
