@@ -1,6 +1,10 @@
 """Domain exceptions raised by objects and translated to HTTP errors by
 handlers. Resource-specific exceptions live in their objects module."""
 
+import contextlib
+
+from oslo_db import exception as db_exc
+
 
 class PlacementException(Exception):
     msg_fmt = 'An unknown exception occurred.'
@@ -46,3 +50,20 @@ class ResourceClassNotFound(NotFound):
 
 class TraitNotFound(NotFound):
     msg_fmt = 'No such trait(s): %(names)s.'
+
+
+@contextlib.contextmanager
+def db_races_as_conflict():
+    """Turn the database errors two racing writers can cause (deadlock,
+    lock wait timeout, duplicate key on a row the other writer just added,
+    SQLite's busy lock) into ConcurrentUpdateDetected, a 409 for clients,
+    never a 500. Wrap it around the *outermost* transaction: commit-time
+    errors surface when that transaction ends. Usable as a decorator."""
+    try:
+        yield
+    except (db_exc.DBDeadlock, db_exc.DBDuplicateEntry) as exc:
+        raise ConcurrentUpdateDetected() from exc
+    except db_exc.DBError as exc:
+        if 'database is locked' not in str(exc):
+            raise
+        raise ConcurrentUpdateDetected() from exc
