@@ -195,3 +195,15 @@ def normalize_uuid(value):
         return str(uuid.UUID(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def provider_or_404(ctx, uuid):
+    """The resource provider row ``uuid``, or the spec's 404."""
+    # Imported here: objects modules sit above this HTTP helper module.
+    from placement import exception
+    from placement.objects import resource_provider as rp_obj
+    try:
+        return rp_obj.get_by_uuid(ctx, uuid)
+    except exception.ResourceProviderNotFound:
+        raise errors.not_found(
+            'No resource provider with uuid %s found' % uuid)
