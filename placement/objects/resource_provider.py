@@ -1,11 +1,14 @@
 """Resource providers: lookup, trees, and the compare-and-set generation
 update every provider-changing write goes through."""
 
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
 from placement import exception
+from placement.objects import inventory
 
 RP = models.RP
 
@@ -47,3 +50,369 @@ def increment_generation(ctx, rp_id, expected_generation):
     if result.rowcount != 1:
         raise exception.ResourceProviderConcurrentUpdateDetected()
     return expected_generation + 1
+
+
+# ------------------------------------------------------------------------
+# Exceptions specific to providers (translated to HTTP by the handler).
+
+class DuplicateProvider(exception.Conflict):
+    """Name and/or uuid already used by another provider."""
+
+    def __init__(self, name=None, uuid=None):
+        clauses = []
+        if name is not None:
+            clauses.append('Conflicting resource provider name: %s '
+                           'already exists' % name)
+        if uuid is not None:
+            clauses.append('Conflicting resource provider uuid: %s '
+                           'already exists' % uuid)
+        super().__init__(', '.join(clauses) + '.')
+
+
+class InvalidParent(exception.PlacementException):
+    """A requested parent change is not allowed (a 400)."""
+
+
+class ProviderHasChildren(exception.Conflict):
+    msg_fmt = ('Unable to delete parent resource provider %(uuid)s: '
+               'It has child resource providers.')
+
+
+class ProviderInUse(exception.Conflict):
+    msg_fmt = ('Unable to delete resource provider %(uuid)s: Resource '
+               'provider has allocations.')
+
+
+PARENT_NOT_FOUND = 'parent provider UUID does not exist.'
+PARENT_IS_SELF = ('parent provider UUID cannot be same as UUID. Please set '
+                  'parent provider UUID to None if there is no parent.')
+PROVIDER_LOOP = 'creating loop in the provider tree is not allowed.'
+REPARENT_NOT_ALLOWED = 're-parenting a provider is not currently allowed.'
+UNPARENT_NOT_ALLOWED = 'un-parenting a provider is not currently allowed.'
+
+# How often a tree change re-reads roots that moved while it waited for
+# row locks before giving up with a concurrent-update error.
+_TREE_LOCK_ATTEMPTS = 5
+
+
+# ------------------------------------------------------------------------
+# Row locks. A no-op UPDATE is the lock: it takes row locks on MySQL and
+# PostgreSQL and the database write lock on SQLite (whose driver runs
+# plain SELECTs outside any transaction), so tree changes serialise on
+# every backend. Later reads use FOR UPDATE so that MySQL's repeatable
+# read snapshot does not hide rows committed while we waited.
+
+def _lock_where(ctx, clause):
+    ctx.session.execute(
+        sa.update(RP).where(clause).values(updated_at=RP.c.updated_at))
+
+
+def _locked_select(ctx, stmt):
+    return ctx.session.execute(stmt.with_for_update())
+
+
+def _locked_by_uuid(ctx, uuid):
+    row = _locked_select(
+        ctx, sa.select(RP.c.id, RP.c.uuid, RP.c.root_provider_id,
+                       RP.c.parent_provider_id).where(RP.c.uuid == uuid)
+    ).first()
+    return row
+
+
+def _duplicate_of(ctx, name, uuid):
+    """DuplicateProvider describing which of name/uuid another provider
+    already uses, or None."""
+    rows = ctx.session.execute(
+        sa.select(RP.c.name, RP.c.uuid).where(
+            sa.or_(RP.c.name == name, RP.c.uuid == uuid))).all()
+    dup_name = name if any(r.name == name for r in rows) else None
+    dup_uuid = uuid if any(r.uuid == uuid for r in rows) else None
+    if dup_name is None and dup_uuid is None:
+        return None
+    return DuplicateProvider(dup_name, dup_uuid)
+
+
+def _translate_duplicate(ctx, exc, name, uuid):
+    """After a unique violation: the DuplicateProvider to raise (read
+    afresh, falling back to the violated columns)."""
+    dup = _duplicate_of_fresh(ctx, name, uuid)
+    if dup is not None:
+        return dup
+    columns = ' '.join(exc.columns or [])
+    if 'uuid' in columns:
+        return DuplicateProvider(None, uuid)
+    return DuplicateProvider(name, None)
+
+
+@db_api.context_manager.reader
+def _duplicate_of_fresh(ctx, name, uuid):
+    return _duplicate_of(ctx, name, uuid)
+
+
+# ------------------------------------------------------------------------
+# Create
+
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+def create(ctx, uuid, name, parent_uuid=None):
+    """Insert a provider (root, or child of ``parent_uuid``) and return its
+    row. DuplicateProvider / InvalidParent on failure."""
+    try:
+        rp_id = _create(ctx, uuid, name, parent_uuid)
+    except db_exc.DBDuplicateEntry as exc:
+        raise _translate_duplicate(ctx, exc, name, uuid)
+    return get_by_id(ctx, rp_id)
+
+
+@db_api.context_manager.writer
+def _create(ctx, uuid, name, parent_uuid):
+    parent = None
+    if parent_uuid is not None:
+        # Lock the parent so a concurrent re-parenting of its tree cannot
+        # leave the new child with a stale root.
+        _lock_where(ctx, RP.c.uuid == parent_uuid)
+        parent = _locked_by_uuid(ctx, parent_uuid)
+        if parent is None:
+            raise InvalidParent(PARENT_NOT_FOUND)
+    dup = _duplicate_of(ctx, name, uuid)
+    if dup is not None:
+        raise dup
+    rp_id = ctx.session.execute(
+        sa.insert(RP).values(
+            uuid=uuid, name=name, generation=0,
+            parent_provider_id=parent.id if parent else None,
+            root_provider_id=parent.root_provider_id if parent else None)
+    ).inserted_primary_key[0]
+    if parent is None:
+        ctx.session.execute(
+            sa.update(RP).where(RP.c.id == rp_id)
+            .values(root_provider_id=rp_id, updated_at=None))
+    return rp_id
+
+
+@db_api.context_manager.reader
+def get_by_id(ctx, rp_id):
+    row = ctx.session.execute(
+        _provider_select().where(RP.c.id == rp_id)).first()
+    if row is None:
+        raise exception.ResourceProviderNotFound()
+    return row
+
+
+# ------------------------------------------------------------------------
+# Update (rename, parent changes)
+
+_UNCHANGED = object()
+
+
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+def update(ctx, uuid, name, parent_uuid=_UNCHANGED, allow_reparent=False):
+    """Rename a provider and optionally change its parent (``parent_uuid``
+    None = make it a root). A parent change rewrites the root of the whole
+    subtree. ``allow_reparent`` (≥1.37) permits changing or clearing an
+    existing parent. Returns the updated row."""
+    try:
+        _update(ctx, uuid, name, parent_uuid, allow_reparent)
+    except db_exc.DBDuplicateEntry as exc:
+        raise _translate_duplicate(ctx, exc, name, None)
+    return get_by_uuid(ctx, uuid)
+
+
+def update_keeps_parent():
+    """The ``parent_uuid`` value meaning "leave the parent alone"."""
+    return _UNCHANGED
+
+
+@db_api.context_manager.writer
+def _update(ctx, uuid, name, parent_uuid, allow_reparent):
+    if parent_uuid is not _UNCHANGED:
+        _change_parent(ctx, uuid, parent_uuid, allow_reparent)
+    clash = ctx.session.execute(
+        sa.select(RP.c.id).where(RP.c.name == name)
+        .where(RP.c.uuid != uuid)).first()
+    if clash is not None:
+        raise DuplicateProvider(name, None)
+    result = ctx.session.execute(
+        sa.update(RP).where(RP.c.uuid == uuid).values(name=name))
+    if result.rowcount != 1:
+        raise exception.ResourceProviderNotFound()
+
+
+def _tree_rows(ctx, root_id):
+    return _locked_select(
+        ctx, sa.select(RP.c.id, RP.c.parent_provider_id)
+        .where(RP.c.root_provider_id == root_id).order_by(RP.c.id)).all()
+
+
+def _subtree_ids(rows, top_id):
+    """Ids of ``top_id`` and all its descendants among tree ``rows``."""
+    children = {}
+    for row in rows:
+        children.setdefault(row.parent_provider_id, []).append(row.id)
+    result, todo = set(), [top_id]
+    while todo:
+        current = todo.pop()
+        if current in result:
+            continue
+        result.add(current)
+        todo.extend(children.get(current, ()))
+    return result
+
+
+def _lock_trees(ctx, uuid, parent_uuid):
+    """Lock every row of the provider's tree and of the new parent's tree;
+    return (provider, parent) rows read after the locks are held."""
+    locked_roots = set()
+    for _attempt in range(_TREE_LOCK_ATTEMPTS):
+        me = _locked_by_uuid(ctx, uuid)
+        if me is None:
+            raise exception.ResourceProviderNotFound()
+        parent = None
+        if parent_uuid is not None:
+            parent = _locked_by_uuid(ctx, parent_uuid)
+            if parent is None:
+                raise InvalidParent(PARENT_NOT_FOUND)
+        roots = {me.root_provider_id}
+        if parent is not None:
+            roots.add(parent.root_provider_id)
+        if roots <= locked_roots:
+            return me, parent
+        _lock_where(ctx, RP.c.root_provider_id.in_(sorted(roots)))
+        locked_roots |= roots
+    raise exception.ResourceProviderConcurrentUpdateDetected()
+
+
+def _change_parent(ctx, uuid, parent_uuid, allow_reparent):
+    me, parent = _lock_trees(ctx, uuid, parent_uuid)
+    new_parent_id = parent.id if parent is not None else None
+    if new_parent_id == me.parent_provider_id:
+        return
+    if me.parent_provider_id is not None and not allow_reparent:
+        raise InvalidParent(REPARENT_NOT_ALLOWED if parent is not None
+                            else UNPARENT_NOT_ALLOWED)
+    subtree = _subtree_ids(_tree_rows(ctx, me.root_provider_id), me.id)
+    if parent is not None and parent.id in subtree:
+        raise InvalidParent(PROVIDER_LOOP)
+    new_root = parent.root_provider_id if parent is not None else me.id
+    ctx.session.execute(
+        sa.update(RP).where(RP.c.id == me.id)
+        .values(parent_provider_id=new_parent_id))
+    ctx.session.execute(
+        sa.update(RP).where(RP.c.id.in_(sorted(subtree)))
+        .values(root_provider_id=new_root))
+
+
+# ------------------------------------------------------------------------
+# Delete
+
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.context_manager.writer
+def delete(ctx, uuid):
+    """Delete a provider with its inventories, aggregate and trait
+    associations. ResourceProviderNotFound / ProviderHasChildren /
+    ProviderInUse."""
+    _lock_where(ctx, RP.c.uuid == uuid)
+    me = _locked_by_uuid(ctx, uuid)
+    if me is None:
+        raise exception.ResourceProviderNotFound()
+    child = ctx.session.execute(
+        sa.select(RP.c.id).where(RP.c.parent_provider_id == me.id)
+        .limit(1)).first()
+    if child is not None:
+        raise ProviderHasChildren(uuid=uuid)
+    used = ctx.session.execute(
+        sa.select(models.ALLOC.c.id)
+        .where(models.ALLOC.c.resource_provider_id == me.id)
+        .limit(1)).first()
+    if used is not None:
+        raise ProviderInUse(uuid=uuid)
+    for table in (models.INV, models.RP_AGG, models.RP_TRAIT):
+        ctx.session.execute(
+            sa.delete(table).where(table.c.resource_provider_id == me.id))
+    ctx.session.execute(sa.delete(RP).where(RP.c.id == me.id))
+
+
+# ------------------------------------------------------------------------
+# List
+
+class ListFilters(object):
+    """Filters of ``GET /resource_providers``; all AND together.
+
+    ``resources`` is {rc_id: amount}; ``required`` a list of sets of trait
+    ids (any-of terms) and ``forbidden_traits`` a set of trait ids;
+    ``member_of`` a list of sets of aggregate uuids and
+    ``forbidden_aggs`` a set of aggregate uuids."""
+
+    def __init__(self, name=None, uuid=None, in_tree=None, resources=None,
+                 required=None, forbidden_traits=None, member_of=None,
+                 forbidden_aggs=None):
+        self.name = name
+        self.uuid = uuid
+        self.in_tree = in_tree
+        self.resources = resources or {}
+        self.required = required or []
+        self.forbidden_traits = forbidden_traits or set()
+        self.member_of = member_of or []
+        self.forbidden_aggs = forbidden_aggs or set()
+
+
+def _in_aggregates(agg_uuids):
+    """Ids of providers associated with any of ``agg_uuids``."""
+    return sa.select(models.RP_AGG.c.resource_provider_id).select_from(
+        models.RP_AGG.join(
+            models.AGG, models.RP_AGG.c.aggregate_id == models.AGG.c.id)
+    ).where(models.AGG.c.uuid.in_(sorted(agg_uuids)))
+
+
+def _with_traits(trait_ids):
+    """Ids of providers having any of ``trait_ids``."""
+    return sa.select(models.RP_TRAIT.c.resource_provider_id).where(
+        models.RP_TRAIT.c.trait_id.in_(sorted(trait_ids)))
+
+
+def _with_capacity(rc_id, amount, usage):
+    """Ids of providers whose inventory of ``rc_id`` can take ``amount``."""
+    inv = inventory.INV
+    used = sa.func.coalesce(usage.c.used, 0)
+    return sa.select(inv.c.resource_provider_id).select_from(
+        inv.outerjoin(usage, sa.and_(
+            usage.c.resource_provider_id == inv.c.resource_provider_id,
+            usage.c.resource_class_id == inv.c.resource_class_id))
+    ).where(
+        inv.c.resource_class_id == rc_id,
+        used + amount <= inventory.capacity_expr(inv),
+        inv.c.min_unit <= amount,
+        inv.c.max_unit >= amount,
+        sa.literal(amount) % inv.c.step_size == 0,
+    )
+
+
+@db_api.context_manager.reader
+def list_providers(ctx, filters):
+    """Provider rows (with parent/root uuids) matching ``filters``, in
+    creation order; one SQL statement whatever the filters."""
+    stmt = _provider_select()
+    if filters.name is not None:
+        stmt = stmt.where(RP.c.name == filters.name)
+    if filters.uuid is not None:
+        stmt = stmt.where(RP.c.uuid == filters.uuid)
+    if filters.in_tree is not None:
+        tree = RP.alias('tree')
+        stmt = stmt.where(RP.c.root_provider_id == sa.select(
+            tree.c.root_provider_id).where(
+                tree.c.uuid == filters.in_tree).scalar_subquery())
+    for agg_uuids in filters.member_of:
+        stmt = stmt.where(RP.c.id.in_(_in_aggregates(agg_uuids)))
+    if filters.forbidden_aggs:
+        stmt = stmt.where(
+            RP.c.id.not_in(_in_aggregates(filters.forbidden_aggs)))
+    for trait_ids in filters.required:
+        stmt = stmt.where(RP.c.id.in_(_with_traits(trait_ids)))
+    if filters.forbidden_traits:
+        stmt = stmt.where(
+            RP.c.id.not_in(_with_traits(filters.forbidden_traits)))
+    if filters.resources:
+        usage = inventory.usage_subquery()
+        for rc_id, amount in sorted(filters.resources.items()):
+            stmt = stmt.where(
+                RP.c.id.in_(_with_capacity(rc_id, amount, usage)))
+    return ctx.session.execute(stmt.order_by(RP.c.id)).all()
