@@ -55,9 +55,7 @@ def authorize(context, action, target):
         raise RuntimeError('policy enforcer is not initialised')
     try:
         return _ENFORCER.authorize(action, target, context,
-                                   do_raise=True,
-                                   exc=PolicyNotAuthorized,
-                                   action=action)
+                                   do_raise=True)
     except policy.InvalidScope:
         LOG.debug('Policy check for %s failed on scope', action)
         raise PolicyNotAuthorized(action, target, context.to_policy_values())

@@ -3,6 +3,11 @@ import os
 from oslo_config import cfg
 
 base_opts = [
+    cfg.BoolOpt(
+        'log_options',
+        default=True,
+        help='Enables or disables logging values of all registered options '
+             'when starting a service (at DEBUG level).'),
     cfg.StrOpt(
         'tempdir',
         help='Explicitly specify the temporary working directory.'),
