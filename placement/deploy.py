@@ -133,7 +133,6 @@ def loadapp(conf):
     return deploy(conf)
 
 
-
 def init_database(conf):
     """Configure the engine, migrate when ``sync_on_startup`` (serialised
     across workers by a lock), then insert any missing standard resource

@@ -10,7 +10,6 @@ makes it a failure (CI sets it).
 """
 
 import os
-import tempfile
 import uuid
 
 import fixtures
