@@ -46,16 +46,12 @@ def provider_dict(req, row):
     return data
 
 
-def _lookup(ctx, uuid, suffix=''):
-    try:
-        return rp_obj.get_by_uuid(ctx, uuid)
-    except exception.ResourceProviderNotFound:
-        raise errors.not_found(
-            'No resource provider with uuid %s found%s' % (uuid, suffix))
-
-
 def _conflict(exc):
     return errors.conflict(str(exc), code=errors.DUPLICATE_NAME)
+
+
+def _concurrent(exc):
+    return errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
 
 
 def create_resource_provider(req):
@@ -71,9 +67,12 @@ def create_resource_provider(req):
     if parent_uuid is not None and util.normalize_uuid(parent_uuid) == uuid:
         raise errors.bad_request(prefix + rp_obj.PARENT_IS_SELF)
     try:
-        row = rp_obj.create(ctx, uuid, name, parent_uuid)
+        with exception.db_races_as_conflict():
+            row = rp_obj.create(ctx, uuid, name, parent_uuid)
     except rp_obj.DuplicateProvider as exc:
         raise _conflict(exc)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent(exc)
     except rp_obj.InvalidParent as exc:
         raise errors.bad_request(prefix + str(exc))
     location = util.absolute_url(req, '/resource_providers/%s' % uuid)
@@ -89,7 +88,7 @@ def get_resource_provider(req):
     util.check_accept(req)
     ctx = util.context_of(req)
     ctx.can(policies.SHOW)
-    row = _lookup(ctx, util.path_arg(req, 'uuid'))
+    row = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
     return util.json_response(req, provider_dict(req, row),
                               last_modified=util.row_modified(row))
 
@@ -99,21 +98,23 @@ def update_resource_provider(req):
     ctx = util.context_of(req)
     ctx.can(policies.UPDATE)
     uuid = util.path_arg(req, 'uuid')
-    before = _lookup(ctx, uuid)
+    before = util.provider_or_404(ctx, uuid)
     data = util.extract_json(req.body, schema.PUT.for_request(req))
     parent_uuid = data.get('parent_provider_uuid',
                            rp_obj.update_keeps_parent())
     try:
-        row = rp_obj.update(
-            ctx, before.uuid, data['name'], parent_uuid,
-            allow_reparent=microversion.is_at_least(req, REPARENT_MIN_VERSION))
+        with exception.db_races_as_conflict():
+            row = rp_obj.update(
+                ctx, before.uuid, data['name'], parent_uuid,
+                allow_reparent=microversion.is_at_least(
+                    req, REPARENT_MIN_VERSION))
     except rp_obj.DuplicateProvider as exc:
         raise _conflict(exc)
     except rp_obj.InvalidParent as exc:
         raise errors.bad_request('Unable to save resource provider %s: %s' %
                                  (uuid, exc))
-    except exception.ResourceProviderConcurrentUpdateDetected as exc:
-        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent(exc)
     except exception.ResourceProviderNotFound:
         raise errors.not_found(
             'No resource provider with uuid %s found' % uuid)
@@ -127,7 +128,8 @@ def delete_resource_provider(req):
     ctx.can(policies.DELETE)
     uuid = util.path_arg(req, 'uuid')
     try:
-        rp_obj.delete(ctx, uuid)
+        with exception.db_races_as_conflict():
+            rp_obj.delete(ctx, uuid)
     except exception.ResourceProviderNotFound:
         raise errors.not_found(
             'No resource provider with uuid %s found for delete' % uuid)
@@ -136,6 +138,8 @@ def delete_resource_provider(req):
                               code=errors.PROVIDER_CANNOT_DELETE_PARENT)
     except rp_obj.ProviderInUse as exc:
         raise errors.conflict(str(exc), code=errors.PROVIDER_IN_USE)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent(exc)
     return util.empty_response(204)
 
 

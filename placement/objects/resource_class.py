@@ -1,6 +1,7 @@
 """Resource classes: the standard set (ids = os-resource-classes list
 positions) and custom ``CUSTOM_*`` classes (ids from 10000)."""
 
+from oslo_db import exception as db_exc
 import os_resource_classes
 import sqlalchemy as sa
 
@@ -71,3 +72,127 @@ def name_from_id(ctx, rc_id):
     if rc_id not in names:
         raise exception.ResourceClassNotFound(name=rc_id)
     return names[rc_id]
+
+
+# ------------------------------------------------------------------------
+# The /resource_classes API.
+
+class ResourceClassExists(exception.Conflict):
+    msg_fmt = 'Resource class already exists: %(name)s'
+
+
+class ResourceClassIsStandard(exception.PlacementException):
+    msg_fmt = 'Resource class %(name)s is a standard class.'
+
+
+class ResourceClassInUse(exception.Conflict):
+    msg_fmt = ('Cannot delete resource class %(name)s. Class is in use in '
+               'inventory.')
+
+
+# How often creation retries after another writer took the same new id.
+_CREATE_ATTEMPTS = 10
+
+
+def _select():
+    return sa.select(models.RC.c.id, models.RC.c.name,
+                     models.RC.c.created_at, models.RC.c.updated_at)
+
+
+@db_api.context_manager.reader
+def get_all(ctx):
+    """Every class row (standard and custom), in id order."""
+    return ctx.session.execute(_select().order_by(models.RC.c.id)).all()
+
+
+@db_api.context_manager.reader
+def get_by_name(ctx, name):
+    """The class row; ResourceClassNotFound when unknown."""
+    row = ctx.session.execute(
+        _select().where(models.RC.c.name == name)).first()
+    if row is None:
+        raise exception.ResourceClassNotFound(name=name)
+    return row
+
+
+@db_api.context_manager.writer
+def _insert_custom(ctx, name):
+    if ctx.session.execute(sa.select(models.RC.c.id).where(
+            models.RC.c.name == name)).first() is not None:
+        raise ResourceClassExists(name=name)
+    max_id = ctx.session.execute(sa.select(sa.func.max(models.RC.c.id))
+                                 ).scalar()
+    new_id = max(MIN_CUSTOM_ID, (max_id or 0) + 1)
+    ctx.session.execute(sa.insert(models.RC).values(id=new_id, name=name))
+
+
+def create(ctx, name):
+    """Create custom class ``name`` (id = max(id)+1, at least 10000).
+    ResourceClassExists when the name is taken. Two creators racing for the
+    same new id: the loser retries with the next id."""
+    for _attempt in range(_CREATE_ATTEMPTS):
+        try:
+            return _insert_custom(ctx, name)
+        except db_exc.DBDuplicateEntry:
+            # Either the name (a concurrent create of the same class) or
+            # the id was taken; a fresh read tells which.
+            if _exists(ctx, name):
+                raise ResourceClassExists(name=name)
+    raise exception.ConcurrentUpdateDetected()
+
+
+@db_api.context_manager.reader
+def _exists(ctx, name):
+    return ctx.session.execute(sa.select(models.RC.c.id).where(
+        models.RC.c.name == name)).first() is not None
+
+
+def ensure(ctx, name):
+    """Create ``name`` unless it exists; True when it was created."""
+    if _exists(ctx, name):
+        return False
+    try:
+        create(ctx, name)
+    except ResourceClassExists:
+        return False
+    return True
+
+
+@db_api.context_manager.writer
+def _rename(ctx, old, new):
+    row = get_by_name(ctx, old)
+    if is_standard(old):
+        raise ResourceClassIsStandard(name=old)
+    if ctx.session.execute(sa.select(models.RC.c.id).where(
+            models.RC.c.name == new)).first() is not None:
+        raise ResourceClassExists(name=new)
+    ctx.session.execute(sa.update(models.RC).where(
+        models.RC.c.id == row.id).values(name=new))
+
+
+def rename(ctx, old, new):
+    """Rename custom class ``old`` to ``new`` and return the new row.
+    ResourceClassNotFound / ResourceClassIsStandard / ResourceClassExists.
+    """
+    try:
+        _rename(ctx, old, new)
+    except db_exc.DBDuplicateEntry:
+        raise ResourceClassExists(name=new)
+    return get_by_name(ctx, new)
+
+
+@db_api.context_manager.writer
+def delete(ctx, name):
+    """Delete custom class ``name`` unless an inventory uses it.
+    ResourceClassNotFound / ResourceClassIsStandard / ResourceClassInUse.
+    """
+    row = get_by_name(ctx, name)
+    if is_standard(name):
+        raise ResourceClassIsStandard(name=name)
+    # One statement: delete only if no inventory uses it (no window for
+    # an inventory to appear between a check and the delete).
+    in_use = sa.exists().where(models.INV.c.resource_class_id == row.id)
+    result = ctx.session.execute(sa.delete(models.RC).where(
+        models.RC.c.id == row.id).where(~in_use))
+    if result.rowcount != 1:
+        raise ResourceClassInUse(name=name)
