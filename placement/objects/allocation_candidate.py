@@ -1,0 +1,224 @@
+"""Allocation candidates: drive the research context (SQL) and the
+in-memory engine so that only as much of the database is read, and only
+as many candidates are built, as the answer needs.
+
+``find(ctx, request, ...)`` returns a ``Result`` with the candidates, the
+loaded providers (for summaries) and trait names.
+"""
+
+import random
+
+import sqlalchemy as sa
+
+from placement.db import api as db_api
+from placement.objects import candidate_engine as engine
+from placement.objects import research_context as research
+
+# Page size bounds for the root scan when the answer is bounded.
+_MAX_PAGE = 2000
+
+
+class Result(object):
+    """``candidates`` (engine.Candidate list), ``providers`` {id:
+    engine.Provider} of every loaded tree, ``trait_names`` {id: name},
+    ``nested`` (does any provider have a parent)."""
+
+    def __init__(self, candidates=(), providers=None, trait_names=None,
+                 nested=False):
+        self.candidates = list(candidates)
+        self.providers = providers or {}
+        self.trait_names = trait_names or {}
+        self.nested = nested
+
+
+def _min_amounts(request):
+    amounts = {}
+    for group in request.groups:
+        for rc, amount in group.resources.items():
+            amounts[rc] = min(amount, amounts.get(rc, amount))
+    return amounts
+
+
+def _unsuffixed_clauses(group, p, root):
+    """Exact per-provider conditions of the unsuffixed group (without
+    sharing providers), for one of its classes."""
+    conds = []
+    if group.forbidden:
+        conds.append(~research.has_trait_clause(p, group.forbidden))
+    for aggs in group.member_of:
+        conds.append(research.in_aggs_clause(p, aggs) |
+                     research.in_aggs_clause(root, aggs))
+    if group.forbidden_aggs:
+        conds.append(~(research.in_aggs_clause(p, group.forbidden_aggs) |
+                       research.in_aggs_clause(root, group.forbidden_aggs)))
+    return conds
+
+
+def _granular_clauses(group, p):
+    conds = [research.fits_clause(p, rc, amount)
+             for rc, amount in sorted(group.resources.items())]
+    for term in group.required:
+        conds.append(research.has_trait_clause(p, term))
+    if group.forbidden:
+        conds.append(~research.has_trait_clause(p, group.forbidden))
+    for aggs in group.member_of:
+        conds.append(research.in_aggs_clause(p, aggs))
+    if group.forbidden_aggs:
+        conds.append(~research.in_aggs_clause(p, group.forbidden_aggs))
+    if group.in_tree_root is not None:
+        conds.append(p.c.root_provider_id == group.in_tree_root)
+    return conds
+
+
+def _root_conditions(request, nested, share_aggs, min_amounts):
+    """Necessary conditions on an anchor root, as SQL (see root_scan).
+    Without sharing providers they are nearly exact; with them only the
+    class coverage (own tree or a sharing aggregate) is checked."""
+
+    def in_tree(root, build):
+        if not nested:
+            # Every tree is its root alone.
+            return sa.and_(*build(root))
+        return research.tree_has(root, build)
+
+    def conditions(root):
+        conds = []
+        for group in request.groups:
+            if not group.granular and group.in_tree_root is not None:
+                conds.append(root.c.id == group.in_tree_root)
+        for tid in sorted(request.root_required):
+            conds.append(research.has_trait_clause(root, {tid}))
+        if request.root_forbidden:
+            conds.append(
+                ~research.has_trait_clause(root, request.root_forbidden))
+        if share_aggs is None:
+            for group in request.groups:
+                if group.granular:
+                    conds.append(in_tree(
+                        root, lambda p, g=group: _granular_clauses(g, p)))
+                    continue
+                for rc, amount in sorted(group.resources.items()):
+                    conds.append(in_tree(
+                        root, lambda p, g=group, rc=rc, a=amount:
+                        [research.fits_clause(p, rc, a)] +
+                        _unsuffixed_clauses(g, p, root)))
+                for term in group.required:
+                    conds.append(in_tree(
+                        root, lambda p, t=term:
+                        [research.has_trait_clause(p, t)]))
+            return conds
+        for rc, amount in sorted(min_amounts.items()):
+            own = in_tree(root, lambda p, rc=rc, a=amount:
+                          [research.fits_clause(p, rc, a, exact=False)])
+            if share_aggs.get(rc):
+                own = own | in_tree(
+                    root, lambda p, aggs=share_aggs[rc]:
+                    [research.in_aggs_clause(p, aggs)])
+            conds.append(own)
+        for group in request.groups:
+            if not group.resources:
+                # Resourceless groups only use providers of the tree.
+                conds.append(in_tree(
+                    root, lambda p, g=group: _granular_clauses(g, p)))
+        return conds
+
+    return conditions
+
+
+def _has_room(p, rc, amount):
+    inv = p.inventories.get(rc)
+    return inv is not None and inv.used + amount <= inv.capacity
+
+
+def _impossible(request):
+    """Requests no provider can satisfy, decided without the database."""
+    for group in request.groups:
+        if any(not aggs for aggs in group.member_of):
+            return True       # only unknown aggregates were named
+        if any(term <= group.forbidden for term in group.required):
+            return True
+        if not group.resources and not (group.required or group.member_of):
+            return True
+    return bool(request.root_required & request.root_forbidden)
+
+
+@db_api.context_manager.reader
+def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
+         strategy='depth-first'):
+    """Search candidates for ``request`` (an engine.Request with ids
+    resolved). ``limit`` keeps at most that many (random sample when
+    ``randomize``); ``max_candidates`` (-1 = unlimited) caps generation."""
+    nested = research.is_nested(ctx)
+    result = Result(nested=nested)
+    min_amounts = _min_amounts(request)
+    if _impossible(request) or not research.classes_available(
+            ctx, min_amounts):
+        return result
+
+    stop = None
+    if max_candidates is not None and max_candidates >= 0:
+        stop = max_candidates
+    if limit and not randomize:
+        stop = limit if stop is None else min(stop, limit)
+    if stop == 0:
+        return result
+
+    sharing_tid = research.trait_id(ctx, research.SHARING_TRAIT)
+    by_id = result.providers
+    trees = {}
+
+    def load(root_ids):
+        loaded = research.load_trees(ctx, root_ids, sharing_tid,
+                                     result.trait_names)
+        for p in loaded:
+            by_id[p.id] = p
+            trees.setdefault(p.root_id, []).append(p)
+        return loaded
+
+    sharing = []
+    share_aggs = None
+    share_roots = research.sharing_provider_roots(ctx, sharing_tid,
+                                                  min_amounts)
+    if share_roots:
+        sharing = [p for p in load(share_roots) if p.sharing and p.aggs]
+        share_aggs = {
+            rc: frozenset().union(*[p.aggs for p in sharing
+                                    if _has_room(p, rc, amount)])
+            for rc, amount in min_amounts.items()}
+    conditions = _root_conditions(request, nested, share_aggs, min_amounts)
+
+    def anchors():
+        after = 0
+        page = None if stop is None else min(stop + 16, _MAX_PAGE)
+        while True:
+            roots = research.root_scan(ctx, conditions, after, page)
+            if not roots:
+                return
+            load([r for r in roots if r not in trees])
+            for root in roots:
+                members = trees.get(root, [])
+                foreign = []
+                if sharing:
+                    tree_aggs = frozenset().union(*[p.aggs for p in members])
+                    foreign = [s for s in sharing
+                               if s.root_id != root and s.aggs & tree_aggs]
+                yield root, members, foreign, by_id
+            if page is None or len(roots) < page:
+                return
+            after = roots[-1]
+            page = min(page * 4, _MAX_PAGE)
+
+    candidates = []
+    for cand in engine.generate(request, anchors(), strategy):
+        candidates.append(cand)
+        if stop is not None and len(candidates) >= stop:
+            break
+    if randomize:
+        if limit and len(candidates) > limit:
+            candidates = random.sample(candidates, limit)
+        else:
+            random.shuffle(candidates)
+    elif limit:
+        candidates = candidates[:limit]
+    result.candidates = candidates
+    return result
