@@ -3,9 +3,14 @@ other module (allocations, provider filters, candidates) shares."""
 
 import math
 
+from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
+from placement.db import api as db_api
 from placement.db import models
+from placement import exception
+from placement.objects import resource_class as rc_obj
+from placement.objects import resource_provider as rp_obj
 
 INV = models.INV
 ALLOC = models.ALLOC
@@ -33,3 +38,179 @@ def usage_subquery(name='usage'):
     ).group_by(
         ALLOC.c.resource_provider_id, ALLOC.c.resource_class_id,
     ).subquery(name)
+
+
+# --- Inventory records -------------------------------------------------
+
+MAX_INT = 2147483647
+FIELDS = ('total', 'reserved', 'min_unit', 'max_unit', 'step_size',
+          'allocation_ratio')
+DEFAULTS = {
+    'reserved': 0,
+    'min_unit': 1,
+    'max_unit': MAX_INT,
+    'step_size': 1,
+    'allocation_ratio': 1.0,
+}
+
+
+class InventoryExists(exception.Conflict):
+    msg_fmt = ('Inventory for %(resource_class)s on resource provider '
+               '%(resource_provider)s already exists.')
+
+
+class InventoryNotFound(exception.NotFound):
+    msg_fmt = 'No inventory of class %(resource_class)s for %(resource_provider)s'
+
+
+class InventoryInUse(exception.Conflict):
+    msg_fmt = ("Inventory for '%(resource_classes)s' on resource provider "
+               "'%(resource_provider)s' in use.")
+
+
+def with_defaults(body):
+    """The six record fields of a request body, defaults filled in."""
+    record = dict(DEFAULTS)
+    record.update((k, body[k]) for k in FIELDS if k in body)
+    record['allocation_ratio'] = float(record['allocation_ratio'])
+    return record
+
+
+def serialize(row):
+    """A record as the API shows it: all six fields, ratio a float."""
+    record = {k: getattr(row, k) for k in FIELDS}
+    record['allocation_ratio'] = float(record['allocation_ratio'])
+    return record
+
+
+def _select(rp_id):
+    return sa.select(INV).where(
+        INV.c.resource_provider_id == rp_id).order_by(INV.c.id)
+
+
+@db_api.context_manager.reader
+def get_all(ctx, rp_id):
+    """The provider's inventory rows in creation order, each paired with
+    its class name: [(name, row), ...]."""
+    rows = ctx.session.execute(_select(rp_id)).all()
+    names = rc_obj.names_from_ids(ctx, [r.resource_class_id for r in rows])
+    return [(names[r.resource_class_id], r) for r in rows]
+
+
+@db_api.context_manager.reader
+def get_one(ctx, rp_id, rc_id):
+    """The provider's inventory row of class ``rc_id``, or None."""
+    return ctx.session.execute(
+        _select(rp_id).where(INV.c.resource_class_id == rc_id)).first()
+
+
+def _check_not_in_use(ctx, rp, rc_ids):
+    """InventoryInUse naming (in class id order) those of ``rc_ids`` the
+    provider has allocations of. Called after the generation
+    compare-and-set, so allocation writers of this provider are fenced."""
+    if not rc_ids:
+        return
+    used = ctx.session.execute(
+        sa.select(ALLOC.c.resource_class_id).distinct()
+        .where(ALLOC.c.resource_provider_id == rp.id)
+        .where(ALLOC.c.resource_class_id.in_(sorted(rc_ids)))
+        .order_by(ALLOC.c.resource_class_id)).scalars().all()
+    if used:
+        names = rc_obj.names_from_ids(ctx, used)
+        raise InventoryInUse(
+            resource_classes=', '.join(names[i] for i in used),
+            resource_provider=rp.uuid)
+
+
+def _existing(ctx, rp_id):
+    return {r.resource_class_id: r
+            for r in ctx.session.execute(_select(rp_id))}
+
+
+def _insert(ctx, rp, rc_id, record, rc_name=None):
+    try:
+        ctx.session.execute(sa.insert(INV).values(
+            resource_provider_id=rp.id, resource_class_id=rc_id, **record))
+    except db_exc.DBDuplicateEntry:
+        raise InventoryExists(resource_class=rc_name or rc_id,
+                              resource_provider=rp.uuid)
+
+
+def _update(ctx, rp_id, rc_id, record):
+    return ctx.session.execute(
+        sa.update(INV).where(INV.c.resource_provider_id == rp_id)
+        .where(INV.c.resource_class_id == rc_id).values(**record)).rowcount
+
+
+def _delete(ctx, rp_id, rc_ids):
+    if rc_ids:
+        ctx.session.execute(
+            sa.delete(INV).where(INV.c.resource_provider_id == rp_id)
+            .where(INV.c.resource_class_id.in_(sorted(rc_ids))))
+
+
+# Every write below first bumps the provider generation with the
+# compare-and-set (which also locks the provider row until commit), then
+# checks and changes inventory in that same transaction: two writers that
+# saw the same generation can never both succeed.
+
+@exception.db_races_as_conflict()
+@db_api.context_manager.writer
+def add(ctx, rp, generation, rc_id, record, rc_name=None):
+    """Add one class; InventoryExists if present. New generation."""
+    new_generation = rp_obj.increment_generation(ctx, rp.id, generation)
+    if get_one(ctx, rp.id, rc_id) is not None:
+        raise InventoryExists(resource_class=rc_name or rc_id,
+                              resource_provider=rp.uuid)
+    _insert(ctx, rp, rc_id, record, rc_name)
+    return new_generation
+
+
+@exception.db_races_as_conflict()
+@db_api.context_manager.writer
+def update_one(ctx, rp, generation, rc_id, record):
+    """Update one existing class; InventoryNotFound if the provider has
+    none of it (lowering below usage is allowed). New generation."""
+    new_generation = rp_obj.increment_generation(ctx, rp.id, generation)
+    if not _update(ctx, rp.id, rc_id, record):
+        raise InventoryNotFound(resource_class=rc_id,
+                                resource_provider=rp.uuid)
+    return new_generation
+
+
+@exception.db_races_as_conflict()
+@db_api.context_manager.writer
+def replace_all(ctx, rp, generation, records):
+    """Make ``records`` ({rc_id: record}) the provider's whole inventory;
+    InventoryInUse if a removed class has allocations. New generation."""
+    new_generation = rp_obj.increment_generation(ctx, rp.id, generation)
+    existing = _existing(ctx, rp.id)
+    removed = set(existing) - set(records)
+    _check_not_in_use(ctx, rp, removed)
+    _delete(ctx, rp.id, removed)
+    for rc_id, record in records.items():
+        if rc_id in existing:
+            _update(ctx, rp.id, rc_id, record)
+        else:
+            _insert(ctx, rp, rc_id, record)
+    return new_generation
+
+
+@exception.db_races_as_conflict()
+@db_api.context_manager.writer
+def delete_one(ctx, rp, generation, rc_id):
+    """Remove one class; InventoryNotFound if absent, InventoryInUse if
+    allocated. New generation."""
+    new_generation = rp_obj.increment_generation(ctx, rp.id, generation)
+    if get_one(ctx, rp.id, rc_id) is None:
+        raise InventoryNotFound(resource_class=rc_id,
+                                resource_provider=rp.uuid)
+    _check_not_in_use(ctx, rp, [rc_id])
+    _delete(ctx, rp.id, [rc_id])
+    return new_generation
+
+
+def delete_all(ctx, rp, generation):
+    """Remove every class (the generation moves even when there was
+    none); InventoryInUse if any is allocated. New generation."""
+    return replace_all(ctx, rp, generation, {})

@@ -1,12 +1,14 @@
 """Traits: the standard set from os-traits and custom ``CUSTOM_*``
 traits."""
 
+from oslo_db import exception as db_exc
 import os_traits
 import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
 from placement import exception
+from placement.objects import resource_provider as rp_obj
 
 CUSTOM_PREFIX = 'CUSTOM_'
 
@@ -37,3 +39,156 @@ def ids_from_names(ctx, names):
     if missing:
         raise exception.TraitNotFound(names=', '.join(sorted(missing)))
     return found
+
+
+class TraitInUse(exception.Conflict):
+    msg_fmt = 'The trait %(name)s is in use by a resource provider.'
+
+
+class TraitCannotDeleteStandard(exception.PlacementException):
+    msg_fmt = 'Cannot delete standard trait %(name)s.'
+
+
+def is_custom(name):
+    return name.startswith(CUSTOM_PREFIX)
+
+
+def lock_provider(ctx, rp_id, generation=None):
+    """Lock the provider row until the caller's transaction ends without
+    changing it; when ``generation`` is given, also verify it is still
+    current (ResourceProviderConcurrentUpdateDetected otherwise). For
+    writes that must be serialised per provider but not bump the
+    generation. (A no-op UPDATE: rowcount counts matched rows on every
+    supported backend.)"""
+    stmt = (sa.update(models.RP).where(models.RP.c.id == rp_id)
+            .values(generation=models.RP.c.generation,
+                    updated_at=models.RP.c.updated_at))
+    if generation is not None:
+        stmt = stmt.where(models.RP.c.generation == generation)
+    if ctx.session.execute(stmt).rowcount != 1:
+        raise exception.ResourceProviderConcurrentUpdateDetected()
+
+
+@db_api.context_manager.reader
+def get_all(ctx, names=None, prefix=None, associated=None):
+    """Trait rows in creation order, optionally only ``names``, only
+    those starting with ``prefix``, and only those (not) associated with
+    some provider."""
+    query = sa.select(models.TRAIT).order_by(models.TRAIT.c.id)
+    if names is not None:
+        query = query.where(models.TRAIT.c.name.in_(sorted(set(names))))
+    if prefix is not None:
+        query = query.where(
+            models.TRAIT.c.name.startswith(prefix, autoescape=True))
+    if associated is not None:
+        used = sa.exists().where(
+            models.RP_TRAIT.c.trait_id == models.TRAIT.c.id)
+        query = query.where(used if associated else ~used)
+    return ctx.session.execute(query).all()
+
+
+@db_api.context_manager.reader
+def get_by_name(ctx, name):
+    """The trait row; TraitNotFound when unknown."""
+    row = ctx.session.execute(sa.select(models.TRAIT).where(
+        models.TRAIT.c.name == name)).first()
+    if row is None:
+        raise exception.TraitNotFound(names=name)
+    return row
+
+
+@db_api.context_manager.writer
+def _insert(ctx, name):
+    ctx.session.execute(sa.insert(models.TRAIT).values(name=name))
+
+
+def ensure(ctx, name):
+    """Create trait ``name`` unless it exists: (row, created). Racing
+    creators agree: the loser of the insert sees it as existing."""
+    try:
+        return get_by_name(ctx, name), False
+    except exception.TraitNotFound:
+        pass
+    try:
+        _insert(ctx, name)
+        created = True
+    except db_exc.DBDuplicateEntry:
+        created = False
+    return get_by_name(ctx, name), created
+
+
+@db_api.context_manager.writer
+def _delete(ctx, name):
+    row = get_by_name(ctx, name)
+    if not is_custom(name):
+        raise TraitCannotDeleteStandard(name=name)
+    in_use = ctx.session.execute(sa.select(models.RP_TRAIT.c.trait_id).where(
+        models.RP_TRAIT.c.trait_id == row.id).limit(1)).first()
+    if in_use is not None:
+        raise TraitInUse(name=name)
+    ctx.session.execute(
+        sa.delete(models.TRAIT).where(models.TRAIT.c.id == row.id))
+
+
+def delete(ctx, name):
+    """Delete a custom trait; TraitNotFound, TraitCannotDeleteStandard, or
+    TraitInUse (also when a provider gained it concurrently: the foreign
+    key then refuses the delete)."""
+    try:
+        _delete(ctx, name)
+    except db_exc.DBReferenceError:
+        raise TraitInUse(name=name)
+
+
+def _provider_traits_select(rp_id):
+    return sa.select(models.TRAIT).select_from(
+        models.TRAIT.join(models.RP_TRAIT,
+                          models.RP_TRAIT.c.trait_id == models.TRAIT.c.id)
+    ).where(models.RP_TRAIT.c.resource_provider_id == rp_id).order_by(
+        models.TRAIT.c.id)
+
+
+@db_api.context_manager.reader
+def get_for_provider(ctx, rp_id):
+    """The provider's trait rows, in trait creation order."""
+    return ctx.session.execute(_provider_traits_select(rp_id)).all()
+
+
+def _replace_associations(ctx, rp_id, current_ids, wanted_ids):
+    removed = current_ids - wanted_ids
+    if removed:
+        ctx.session.execute(sa.delete(models.RP_TRAIT).where(
+            models.RP_TRAIT.c.resource_provider_id == rp_id).where(
+            models.RP_TRAIT.c.trait_id.in_(sorted(removed))))
+    db_api.insert_ignore_duplicates(
+        ctx.session, models.RP_TRAIT,
+        [{'resource_provider_id': rp_id, 'trait_id': trait_id}
+         for trait_id in sorted(wanted_ids - current_ids)])
+
+
+@exception.db_races_as_conflict()
+@db_api.context_manager.writer
+def set_for_provider(ctx, rp_id, generation, trait_ids):
+    """Make ``trait_ids`` the provider's traits, as of ``generation``.
+    The generation moves only if the set changes; either way it is
+    verified under the provider's row lock, so a writer racing on the
+    same generation gets ResourceProviderConcurrentUpdateDetected.
+    Returns the provider's generation afterwards."""
+    wanted = set(trait_ids)
+    current = set(ctx.session.execute(
+        sa.select(models.RP_TRAIT.c.trait_id).where(
+            models.RP_TRAIT.c.resource_provider_id == rp_id)).scalars())
+    if current == wanted:
+        lock_provider(ctx, rp_id, generation)
+        return generation
+    # The set read above is the one of ``generation``: any trait change
+    # after it would have moved the generation and fail this CAS.
+    new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
+    _replace_associations(ctx, rp_id, current, wanted)
+    return new_generation
+
+
+def delete_for_provider(ctx, rp_id, generation):
+    """Remove all of the provider's traits; the generation moves only if
+    it had any. Returns the generation afterwards."""
+    return set_for_provider(ctx, rp_id, generation, ())

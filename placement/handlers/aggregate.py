@@ -1,0 +1,62 @@
+"""``/resource_providers/{uuid}/aggregates`` (from microversion 1.1): a
+bare list of uuids up to 1.18; with the provider generation, which PUT
+checks and always bumps, from 1.19."""
+
+from placement.db import api as db_api
+from placement import errors
+from placement import exception
+from placement import microversion
+from placement.policies import aggregate as policies
+from placement.objects import aggregate as agg_obj
+from placement.schemas import aggregate as schema
+from placement import util
+
+AGGREGATES_MIN_VERSION = (1, 1)
+GENERATION_MIN_VERSION = (1, 19)
+GENERATION_CHANGED = ("Resource provider's generation already changed. "
+                      "Please update the generation and try again.")
+
+
+def _response(req, uuids, generation):
+    data = {'aggregates': list(uuids)}
+    if microversion.is_at_least(req, GENERATION_MIN_VERSION):
+        data['resource_provider_generation'] = generation
+    # Aggregates have no timestamps: Last-Modified is now.
+    return util.json_response(req, data)
+
+
+def get_aggregates(req):
+    util.check_accept(req)
+    util.require_version(req, AGGREGATES_MIN_VERSION)
+    ctx = util.context_of(req)
+    ctx.can(policies.LIST)
+    with db_api.context_manager.reader.using(ctx):
+        rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+        uuids = agg_obj.get_uuids(ctx, rp.id)
+    return _response(req, uuids, rp.generation)
+
+
+def set_aggregates(req):
+    """Replace the set. The provider is looked up before the body is
+    validated (a 404 wins over a 400)."""
+    util.check_content_type(req)
+    util.require_version(req, AGGREGATES_MIN_VERSION)
+    ctx = util.context_of(req)
+    ctx.can(policies.UPDATE)
+    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    body = util.extract_json(req.body, schema.PUT_AGGREGATES.for_request(req))
+    generation = None
+    if microversion.is_at_least(req, GENERATION_MIN_VERSION):
+        generation = body['resource_provider_generation']
+        uuids = body['aggregates']
+        if generation != rp.generation:
+            raise errors.conflict(GENERATION_CHANGED,
+                                  code=errors.CONCURRENT_UPDATE)
+    else:
+        uuids = body
+    try:
+        generation = agg_obj.set_for_provider(ctx, rp.id, uuids, generation)
+    except exception.ConcurrentUpdateDetected:
+        raise errors.conflict(GENERATION_CHANGED,
+                              code=errors.CONCURRENT_UPDATE)
+    return _response(req, uuids, generation)

@@ -1,0 +1,216 @@
+"""``/resource_providers/{uuid}/inventories[/{resource_class}]``: a
+provider's inventory records, one per resource class."""
+
+import webob.exc
+
+from placement import errors
+from placement import exception
+from placement import microversion
+from placement.objects import inventory as inv_obj
+from placement.objects import resource_class as rc_obj
+from placement.policies import inventory as policies
+from placement.schemas import inventory as schema
+from placement import util
+
+GENERATION_CONFLICT = 'resource provider generation conflict'
+# From 1.26 reserved may equal total (capacity 0 is allowed).
+ZERO_CAPACITY_MIN_VERSION = (1, 26)
+
+
+def _collection_path(uuid):
+    return '/resource_providers/%s/inventories' % uuid
+
+
+def _record(row, generation):
+    data = inv_obj.serialize(row)
+    data['resource_provider_generation'] = generation
+    return data
+
+
+def _collection(generation, named_rows):
+    return {
+        'resource_provider_generation': generation,
+        'inventories': {name: inv_obj.serialize(row)
+                        for name, row in named_rows},
+    }
+
+
+def _check_generation(rp, generation):
+    if generation != rp.generation:
+        raise errors.conflict(GENERATION_CONFLICT,
+                              code=errors.CONCURRENT_UPDATE)
+
+
+def _check_capacity(req, rp, record, action):
+    """The capacity rule: 400 when capacity ≤ 0 (<1.26) or < 0 (≥1.26)."""
+    capacity = inv_obj.capacity(record['total'], record['reserved'],
+                                record['allocation_ratio'])
+    if microversion.is_at_least(req, ZERO_CAPACITY_MIN_VERSION):
+        bad, relation = capacity < 0, 'greater than'
+    else:
+        bad, relation = capacity <= 0, 'greater than or equal to'
+    if bad:
+        raise errors.bad_request(
+            'Unable to %s inventory for resource provider %s: The reserved '
+            'value is %s total.' % (action, rp.uuid, relation))
+
+
+def _concurrent_update(exc):
+    return errors.conflict('%s: %s' % (GENERATION_CONFLICT, exc),
+                           code=errors.CONCURRENT_UPDATE)
+
+
+def _in_use(exc, prefix, code):
+    return errors.conflict('%s: %s' % (prefix, exc), code=code)
+
+
+def _start(req, action):
+    """The gates every handler shares after its own: policy, then the
+    provider lookup (404). Returns (context, provider row)."""
+    ctx = util.context_of(req)
+    ctx.can(action)
+    return ctx, util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+
+
+def get_inventories(req):
+    util.check_accept(req)
+    ctx, rp = _start(req, policies.LIST)
+    named_rows = inv_obj.get_all(ctx, rp.id)
+    return util.json_response(
+        req, _collection(rp.generation, named_rows),
+        last_modified=util.newest(
+            *(util.row_modified(row) for _name, row in named_rows)))
+
+
+def get_inventory(req):
+    util.check_accept(req)
+    ctx, rp = _start(req, policies.SHOW)
+    rc_name = util.path_arg(req, 'resource_class')
+    row = None
+    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
+    if rc_id is not None:
+        row = inv_obj.get_one(ctx, rp.id, rc_id)
+    if row is None:
+        raise errors.not_found(
+            'No inventory of class %s for %s' % (rc_name, rp.uuid))
+    return util.json_response(req, _record(row, rp.generation),
+                              last_modified=util.row_modified(row))
+
+
+def create_inventory(req):
+    util.check_content_type(req)
+    ctx, rp = _start(req, policies.CREATE)
+    body = util.extract_json(req.body, schema.POST_INVENTORY)
+    record = inv_obj.with_defaults(body)
+    _check_capacity(req, rp, record, 'create')
+    rc_name = body['resource_class']
+    try:
+        rc_id = rc_obj.id_from_name(ctx, rc_name)
+    except exception.ResourceClassNotFound as exc:
+        raise errors.bad_request(
+            'Unable to create inventory for resource provider %s: %s' %
+            (rp.uuid, exc))
+    try:
+        generation = inv_obj.add(ctx, rp, rp.generation, rc_id, record,
+                                 rc_name=rc_name)
+    except inv_obj.InventoryExists as exc:
+        raise errors.conflict('Update conflict: %s' % exc,
+                              code=errors.CONCURRENT_UPDATE)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent_update(exc)
+    record['resource_provider_generation'] = generation
+    resp = util.json_response(req, record, status=201)
+    resp.location = util.absolute_url(
+        req, '%s/%s' % (_collection_path(rp.uuid), rc_name))
+    return resp
+
+
+def set_inventories(req):
+    """Replace the whole set. Checks in the spec's order: generation,
+    capacity, unknown classes, then (at write) in-use and races."""
+    util.check_content_type(req)
+    ctx, rp = _start(req, policies.UPDATE)
+    body = util.extract_json(req.body, schema.PUT_INVENTORIES)
+    _check_generation(rp, body['resource_provider_generation'])
+    records = {name: inv_obj.with_defaults(value)
+               for name, value in body['inventories'].items()}
+    for record in records.values():
+        _check_capacity(req, rp, record, 'update')
+    ids = rc_obj.ids_from_names(ctx, list(records))
+    unknown = sorted(set(records) - set(ids))
+    if unknown:
+        raise errors.bad_request(
+            'Unknown resource class in inventory for resource provider '
+            '%s: %s' % (rp.uuid, ', '.join(unknown)))
+    try:
+        generation = inv_obj.replace_all(
+            ctx, rp, body['resource_provider_generation'],
+            {ids[name]: record for name, record in records.items()})
+    except inv_obj.InventoryInUse as exc:
+        raise _in_use(exc, 'Unable to update inventory for resource '
+                      'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent_update(exc)
+    return util.json_response(
+        req, {'resource_provider_generation': generation,
+              'inventories': records})
+
+
+def update_inventory(req):
+    util.check_content_type(req)
+    ctx, rp = _start(req, policies.UPDATE)
+    rc_name = util.path_arg(req, 'resource_class')
+    body = util.extract_json(req.body, schema.PUT_INVENTORY_RECORD)
+    _check_generation(rp, body['resource_provider_generation'])
+    record = inv_obj.with_defaults(body)
+    _check_capacity(req, rp, record, 'update')
+    try:
+        rc_id = rc_obj.id_from_name(ctx, rc_name)
+    except exception.ResourceClassNotFound as exc:
+        raise errors.not_found(str(exc))
+    try:
+        generation = inv_obj.update_one(
+            ctx, rp, body['resource_provider_generation'], rc_id, record)
+    except inv_obj.InventoryNotFound:
+        raise errors.bad_request(
+            'No inventory record with resource class for resource '
+            'provider %s: %s' % (rp.uuid, rc_name))
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent_update(exc)
+    record['resource_provider_generation'] = generation
+    return util.json_response(req, record)
+
+
+def delete_inventory(req):
+    ctx, rp = _start(req, policies.DELETE)
+    rc_name = util.path_arg(req, 'resource_class')
+    not_found = errors.not_found(
+        'No inventory of class %s found for delete: resource provider %s '
+        'has none' % (rc_name, rp.uuid))
+    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
+    if rc_id is None:
+        raise not_found
+    try:
+        inv_obj.delete_one(ctx, rp, rp.generation, rc_id)
+    except inv_obj.InventoryNotFound:
+        raise not_found
+    except inv_obj.InventoryInUse as exc:
+        # Upstream's quirk: concurrent_update, not inventory.inuse.
+        raise _in_use(exc, 'Unable to delete inventory of class %s' %
+                      rc_name, errors.CONCURRENT_UPDATE)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent_update(exc)
+    return util.empty_response(204)
+
+
+def delete_inventories(req):
+    util.require_version(req, (1, 5), status=webob.exc.HTTPMethodNotAllowed)
+    ctx, rp = _start(req, policies.DELETE)
+    try:
+        inv_obj.delete_all(ctx, rp, rp.generation)
+    except inv_obj.InventoryInUse as exc:
+        raise _in_use(exc, 'Unable to delete inventory for resource '
+                      'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise _concurrent_update(exc)
+    return util.empty_response(204)

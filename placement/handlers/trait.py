@@ -1,0 +1,178 @@
+"""``/traits[/{name}]`` (the trait catalogue) and
+``/resource_providers/{uuid}/traits`` (a provider's trait set). All from
+microversion 1.6."""
+
+import re
+
+from placement import errors
+from placement import exception
+from placement.objects import trait as trait_obj
+from placement.policies import trait as policies
+from placement.schemas import trait as schema
+from placement import util
+
+TRAITS_MIN_VERSION = (1, 6)
+CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+GENERATION_CHANGED = ("Resource provider's generation already changed. "
+                      "Please update the generation and try again.")
+
+
+def _generation_conflict():
+    return errors.conflict(GENERATION_CHANGED, code=errors.CONCURRENT_UPDATE)
+
+
+def _name_filter(value):
+    """(names, prefix) from ``name=in:A,B`` / ``name=startswith:P``; any
+    other operator filters nothing (upstream's quirk)."""
+    if ':' not in value:
+        raise errors.bad_request(
+            'Badly formatted name parameter. Expected name query string '
+            'parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. '
+            'Got: "%s"' % value)
+    operator, operand = value.split(':', 1)
+    if operator == 'in':
+        return operand.split(','), None
+    if operator == 'startswith':
+        return None, operand
+    return None, None
+
+
+def _associated_filter(value):
+    lowered = value.lower()
+    if lowered not in ('true', 'false'):
+        raise errors.bad_request(
+            'The query parameter "associated" only accepts "true" or '
+            '"false"')
+    return lowered == 'true'
+
+
+def _last_modified(rows):
+    return util.newest(*(util.row_modified(row) for row in rows))
+
+
+def _trait_location(req, name):
+    return util.absolute_url(req, '/traits/%s' % name)
+
+
+def list_traits(req):
+    util.require_version(req, TRAITS_MIN_VERSION)
+    util.check_accept(req)
+    ctx = util.context_of(req)
+    ctx.can(policies.TRAITS_LIST)
+    params = util.validate_query(req, schema.LIST_TRAITS_QUERY)
+    names = prefix = associated = None
+    if 'name' in params:
+        names, prefix = _name_filter(params['name'])
+    if 'associated' in params:
+        associated = _associated_filter(params['associated'])
+    rows = trait_obj.get_all(ctx, names=names, prefix=prefix,
+                             associated=associated)
+    return util.json_response(req, {'traits': [row.name for row in rows]},
+                              last_modified=_last_modified(rows))
+
+
+def _trait_or_404(ctx, name):
+    try:
+        return trait_obj.get_by_name(ctx, name)
+    except exception.TraitNotFound as exc:
+        raise errors.not_found(str(exc))
+
+
+def get_trait(req):
+    util.require_version(req, TRAITS_MIN_VERSION)
+    ctx = util.context_of(req)
+    ctx.can(policies.TRAITS_SHOW)
+    row = _trait_or_404(ctx, util.path_arg(req, 'name'))
+    resp = util.empty_response(204)
+    util.set_cache_headers(req, resp, util.row_modified(row))
+    return resp
+
+
+def put_trait(req):
+    util.require_version(req, TRAITS_MIN_VERSION)
+    ctx = util.context_of(req)
+    ctx.can(policies.TRAITS_UPDATE)
+    name = util.path_arg(req, 'name')
+    if len(name) > 255 or not CUSTOM_TRAIT_RE.match(name):
+        raise errors.bad_request(
+            'The trait is invalid. A valid trait must be no longer than 255 '
+            'characters, start with the prefix "CUSTOM_" and use following '
+            'characters: "A"-"Z", "0"-"9" and "_"')
+    row, created = trait_obj.ensure(ctx, name)
+    resp = util.empty_response(
+        201 if created else 204,
+        headers=[('Location', _trait_location(req, name))])
+    util.set_cache_headers(req, resp, util.row_modified(row))
+    return resp
+
+
+def delete_trait(req):
+    util.require_version(req, TRAITS_MIN_VERSION)
+    ctx = util.context_of(req)
+    ctx.can(policies.TRAITS_DELETE)
+    name = util.path_arg(req, 'name')
+    try:
+        trait_obj.delete(ctx, name)
+    except exception.TraitNotFound as exc:
+        raise errors.not_found(str(exc))
+    except trait_obj.TraitCannotDeleteStandard as exc:
+        raise errors.bad_request(str(exc))
+    except trait_obj.TraitInUse as exc:
+        raise errors.conflict(str(exc))
+    return util.empty_response(204)
+
+
+def _provider_traits_response(req, rows, generation):
+    return util.json_response(
+        req, {'traits': [row.name for row in rows],
+              'resource_provider_generation': generation},
+        last_modified=_last_modified(rows))
+
+
+def list_traits_for_resource_provider(req):
+    util.require_version(req, TRAITS_MIN_VERSION)
+    util.check_accept(req)
+    ctx = util.context_of(req)
+    ctx.can(policies.RP_TRAITS_LIST)
+    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    return _provider_traits_response(
+        req, trait_obj.get_for_provider(ctx, rp.id), rp.generation)
+
+
+def update_traits_for_resource_provider(req):
+    """Replace the set: body → lookup → generation → unknown traits; the
+    generation moves only if the set changes."""
+    util.require_version(req, TRAITS_MIN_VERSION)
+    util.check_content_type(req)
+    ctx = util.context_of(req)
+    ctx.can(policies.RP_TRAITS_UPDATE)
+    body = util.extract_json(req.body, schema.SET_PROVIDER_TRAITS)
+    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    generation = body['resource_provider_generation']
+    if generation != rp.generation:
+        raise _generation_conflict()
+    try:
+        ids = trait_obj.ids_from_names(ctx, body['traits'])
+    except exception.TraitNotFound as exc:
+        raise errors.bad_request('No such trait %s' % exc.kwargs['names'])
+    try:
+        generation = trait_obj.set_for_provider(
+            ctx, rp.id, generation, ids.values())
+    except exception.ConcurrentUpdateDetected:
+        raise _generation_conflict()
+    # The set this request made (a later writer's set would not match
+    # the generation we report).
+    return _provider_traits_response(
+        req, trait_obj.get_all(ctx, names=body['traits']), generation)
+
+
+def delete_traits_for_resource_provider(req):
+    util.require_version(req, TRAITS_MIN_VERSION)
+    ctx = util.context_of(req)
+    ctx.can(policies.RP_TRAITS_DELETE)
+    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    try:
+        trait_obj.delete_for_provider(ctx, rp.id, rp.generation)
+    except exception.ConcurrentUpdateDetected:
+        raise _generation_conflict()
+    return util.empty_response(204)

@@ -1,0 +1,81 @@
+"""Provider aggregates: bare UUIDs (``placement_aggregates`` rows, created
+on first use and never deleted) associated with providers."""
+
+from oslo_db import api as oslo_db_api
+import sqlalchemy as sa
+
+from placement.db import api as db_api
+from placement.db import models
+from placement import exception
+from placement.objects import resource_provider as rp_obj
+from placement.objects import trait as trait_obj
+
+AGG = models.AGG
+RP_AGG = models.RP_AGG
+
+
+@db_api.context_manager.reader
+def get_uuids(ctx, rp_id):
+    """The provider's aggregate uuids in aggregate creation order."""
+    return ctx.session.execute(
+        sa.select(AGG.c.uuid).select_from(
+            AGG.join(RP_AGG, RP_AGG.c.aggregate_id == AGG.c.id))
+        .where(RP_AGG.c.resource_provider_id == rp_id)
+        .order_by(AGG.c.id)).scalars().all()
+
+
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.context_manager.writer
+def ensure(ctx, uuids):
+    """{uuid: id} for ``uuids``, creating missing aggregate rows (in the
+    given order, so new ones list in that order). Its own transaction:
+    call it before, not inside, the transaction that uses the ids. Racing
+    creators of the same uuid both succeed (insert-or-ignore; a deadlock
+    between them is retried)."""
+    if not uuids:
+        return {}
+    db_api.insert_ignore_duplicates(
+        ctx.session, AGG, [{'uuid': u} for u in uuids])
+    # A locking read sees rows other transactions just committed, even
+    # under MySQL's REPEATABLE READ snapshot.
+    rows = ctx.session.execute(
+        sa.select(AGG.c.uuid, AGG.c.id).where(AGG.c.uuid.in_(sorted(uuids)))
+        .with_for_update(read=True))
+    found = dict(rows.all())
+    # MySQL compares case-insensitively: a uuid may exist in other case.
+    folded = {u.lower(): agg_id for u, agg_id in found.items()}
+    return {u: found.get(u, folded.get(u.lower())) for u in uuids}
+
+
+@exception.db_races_as_conflict()
+@db_api.context_manager.writer
+def _replace(ctx, rp_id, generation, agg_ids):
+    if generation is None:
+        trait_obj.lock_provider(ctx, rp_id)
+        new_generation = None
+    else:
+        new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
+    wanted = set(agg_ids)
+    current = set(ctx.session.execute(
+        sa.select(RP_AGG.c.aggregate_id).where(
+            RP_AGG.c.resource_provider_id == rp_id)).scalars())
+    removed = current - wanted
+    if removed:
+        ctx.session.execute(sa.delete(RP_AGG).where(
+            RP_AGG.c.resource_provider_id == rp_id).where(
+            RP_AGG.c.aggregate_id.in_(sorted(removed))))
+    db_api.insert_ignore_duplicates(
+        ctx.session, RP_AGG,
+        [{'resource_provider_id': rp_id, 'aggregate_id': agg_id}
+         for agg_id in sorted(wanted - current)])
+    return new_generation
+
+
+def set_for_provider(ctx, rp_id, uuids, generation=None):
+    """Make ``uuids`` the provider's aggregates. With ``generation``
+    (≥1.19) it is compare-and-set bumped (always, even if unchanged) in
+    the same transaction; without, the provider row is only locked so
+    concurrent replacements serialise. Returns the new generation (or
+    None)."""
+    ids = ensure(ctx, list(uuids))
+    return _replace(ctx, rp_id, generation, [ids[u] for u in uuids])
