@@ -13,6 +13,7 @@ A handful of queries, never one per provider:
 
 import sqlalchemy as sa
 
+from placement.db import api as db_api
 from placement.db import models
 from placement.objects import candidate_engine as engine
 from placement.objects import inventory as inv_obj
@@ -94,6 +95,7 @@ def classes_available(ctx, min_amounts):
     return all(row)
 
 
+@db_api.context_manager.reader
 def aggregate_ids(ctx, uuids):
     """{uuid: id} of the known aggregates among ``uuids``."""
     if not uuids:
@@ -108,6 +110,7 @@ def trait_id(ctx, name):
         sa.select(TRAIT.c.id).where(TRAIT.c.name == name)).scalar()
 
 
+@db_api.context_manager.reader
 def provider_roots(ctx, uuids):
     """{uuid: root id} of the known providers among ``uuids``."""
     if not uuids:
