@@ -131,7 +131,8 @@ def list_for_consumer(req):
     ctx = util.context_of(req)
     ctx.can(policies.LIST)
     uuid = util.path_arg(req, 'consumer_uuid')
-    rows, info, names = alloc_obj.get_for_consumer(ctx, uuid)
+    rows, names = alloc_obj.get_for_consumer(ctx, uuid)
+    info = rows[0] if rows else None
     allocations = {}
     for row in rows:
         entry = allocations.setdefault(

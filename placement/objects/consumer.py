@@ -65,22 +65,6 @@ def current_generation(ctx, uuid):
     ).scalar()
 
 
-def describe(ctx, uuid):
-    """Project and user external ids, type name and generation of consumer
-    ``uuid`` (a row) or None."""
-    ctype = CONSUMER_TYPE
-    return ctx.session.execute(
-        sa.select(CONSUMER.c.generation,
-                  PROJECT.c.external_id.label('project_id'),
-                  USER.c.external_id.label('user_id'),
-                  ctype.c.name.label('consumer_type'))
-        .select_from(
-            CONSUMER.join(PROJECT, CONSUMER.c.project_id == PROJECT.c.id)
-            .join(USER, CONSUMER.c.user_id == USER.c.id)
-            .outerjoin(ctype, CONSUMER.c.consumer_type_id == ctype.c.id))
-        .where(CONSUMER.c.uuid == uuid)).first()
-
-
 def insert(ctx, uuid, project_id, user_id, consumer_type_id, generation):
     """Create a consumer row; a concurrent creator of the same uuid makes
     this raise oslo.db's DBDuplicateEntry."""

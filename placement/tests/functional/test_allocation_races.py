@@ -1,0 +1,298 @@
+"""Allocation writes racing through the WSGI app on every backend.
+
+Many threads call the in-process application at once (a barrier lines
+them up); afterwards the database is read back and the invariants of a
+correct claim are asserted: no over-commit, usages equal allocations,
+every allocation has a consumer, exactly one winner among clients that
+expect the same consumer state, and no acknowledged write is lost.
+"""
+
+import json
+import threading
+import uuid
+
+import sqlalchemy as sa
+import webob
+
+from placement.db import models
+from placement import deploy
+from placement.tests import fixtures as placement_fixtures
+
+RACERS = 16
+# GET-merge-PUT costs O(n^2) requests; fewer clients keep it quick.
+MERGERS = 8
+REPEATS = 3
+
+
+class _AllocationRaces(object):
+
+    def setUp(self):
+        super().setUp()
+        self.app = deploy.loadapp(self.conf)
+        self.capacities = {}
+
+    # -- helpers ----------------------------------------------------------
+
+    def make_provider(self, total=10, max_unit=None, rc_id=0):
+        """A provider with ``total`` units of class ``rc_id`` (VCPU)."""
+        rp_uuid = str(uuid.uuid4())
+        with self.db.engine.begin() as conn:
+            rp_id = conn.execute(sa.insert(models.RP).values(
+                uuid=rp_uuid, name='rp-' + rp_uuid, generation=0)
+            ).inserted_primary_key[0]
+            conn.execute(sa.update(models.RP).where(models.RP.c.id == rp_id)
+                         .values(root_provider_id=rp_id))
+            conn.execute(sa.insert(models.INV).values(
+                resource_provider_id=rp_id, resource_class_id=rc_id,
+                total=total, reserved=0, min_unit=1,
+                max_unit=max_unit or total, step_size=1,
+                allocation_ratio=1.0))
+        self.capacities[rp_uuid] = total
+        return rp_uuid
+
+    def call(self, method, path, body=None, version='latest'):
+        req = webob.Request.blank(path, method=method)
+        req.headers['x-auth-token'] = 'admin'
+        req.headers['OpenStack-API-Version'] = 'placement %s' % version
+        if body is not None:
+            req.body = json.dumps(body).encode()
+            req.content_type = 'application/json'
+        resp = req.get_response(self.app)
+        data = json.loads(resp.body) if resp.body else None
+        return resp.status_int, data
+
+    def race(self, funcs):
+        """Run every callable in its own thread, all released at once;
+        return their results in order (re-raising any exception)."""
+        barrier = threading.Barrier(len(funcs))
+        results = [None] * len(funcs)
+
+        def run(index, func):
+            barrier.wait()
+            try:
+                results[index] = func()
+            except Exception as exc:  # re-raised in the main thread
+                results[index] = exc
+
+        threads = [threading.Thread(target=run, args=(i, f))
+                   for i, f in enumerate(funcs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def put(self, consumer, allocations, generation, project='p'):
+        return self.call('PUT', '/allocations/%s' % consumer, {
+            'allocations': allocations, 'project_id': project,
+            'user_id': 'u', 'consumer_generation': generation,
+            'consumer_type': 'INSTANCE'})
+
+    def put_retrying_provider_races(self, *args):
+        """A client that retries only when the server gave up on provider
+        races (the conflict member says so)."""
+        while True:
+            status, data = self.put(*args)
+            if (status == 409 and data['errors'][0]['conflict']['kind'] ==
+                    'provider_generation'):
+                continue
+            return status, data
+
+    def db_state(self):
+        """(allocations, consumers by uuid, usage by provider uuid)."""
+        with self.db.engine.connect() as conn:
+            allocs = conn.execute(
+                sa.select(models.ALLOC.c.consumer_id, models.RP.c.uuid,
+                          models.ALLOC.c.resource_class_id,
+                          models.ALLOC.c.used)
+                .select_from(models.ALLOC.join(
+                    models.RP, models.ALLOC.c.resource_provider_id ==
+                    models.RP.c.id))
+                .order_by(models.ALLOC.c.id)).all()
+            consumers = {row.uuid: row for row in conn.execute(
+                sa.select(models.CONSUMER))}
+        usage = {}
+        for alloc in allocs:
+            usage[alloc.uuid] = usage.get(alloc.uuid, 0) + alloc.used
+        return allocs, consumers, usage
+
+    def assert_invariants(self):
+        allocs, consumers, usage = self.db_state()
+        capacities = self.capacities
+        for rp_uuid, used in usage.items():
+            self.assertLessEqual(used, capacities[rp_uuid])
+        for alloc in allocs:
+            self.assertIn(alloc.consumer_id, consumers)
+        # The API's usage view agrees with the rows.
+        for rp_uuid in capacities:
+            status, data = self.call(
+                'GET', '/resource_providers/%s/allocations' % rp_uuid)
+            self.assertEqual(200, status)
+            total = sum(sum(c['resources'].values())
+                        for c in data['allocations'].values())
+            self.assertEqual(usage.get(rp_uuid, 0), total)
+        return allocs, consumers, usage
+
+    # -- tests ------------------------------------------------------------
+
+    def test_scarce_pool_never_overcommitted(self):
+        for _ in range(REPEATS):
+            slots = 5
+            rps = [self.make_provider(total=slots) for _ in range(2)]
+            consumers = [str(uuid.uuid4()) for _ in range(RACERS)]
+
+            def claim(i):
+                # Every client wants one unit of both providers.
+                allocations = {rp: {'resources': {'VCPU': 1}}
+                               for rp in (rps if i % 2 else rps[::-1])}
+                return lambda: self.put_retrying_provider_races(
+                    consumers[i], allocations, None)
+
+            results = self.race([claim(i) for i in range(RACERS)])
+            winners = [c for c, (status, _) in zip(consumers, results)
+                       if status == 204]
+            for status, data in results:
+                if status != 204:
+                    self.assertEqual(409, status)
+                    self.assertEqual('capacity',
+                                     data['errors'][0]['conflict']['kind'])
+            self.assertEqual(slots, len(winners))
+            allocs, db_consumers, usage = self.assert_invariants()
+            self.assertEqual({rp: slots for rp in rps},
+                             {rp: usage[rp] for rp in rps})
+            for consumer in consumers:
+                self.assertEqual(consumer in winners,
+                                 consumer in db_consumers)
+
+    def test_new_consumer_exactly_one_null_writer_wins(self):
+        for _ in range(REPEATS):
+            rp = self.make_provider(total=1000)
+            consumer = str(uuid.uuid4())
+            results = self.race([
+                (lambda i=i: self.put_retrying_provider_races(
+                    consumer, {rp: {'resources': {'VCPU': i + 1}}}, None,
+                    'project-%d' % i))
+                for i in range(RACERS)])
+            winners = [i for i, (status, _) in enumerate(results)
+                       if status == 204]
+            self.assertEqual(1, len(winners), results)
+            for status, data in results:
+                if status != 204:
+                    self.assertEqual(409, status)
+                    error = data['errors'][0]
+                    self.assertEqual('placement.concurrent_update',
+                                     error['code'])
+                    self.assertEqual('consumer_generation',
+                                     error['conflict']['kind'])
+            # The acknowledged write is what the database holds.
+            status, data = self.call('GET', '/allocations/%s' % consumer)
+            self.assertEqual(
+                {rp: {'generation': data['allocations'][rp]['generation'],
+                      'resources': {'VCPU': winners[0] + 1}}},
+                data['allocations'])
+            self.assertEqual(1, data['consumer_generation'])
+            self.assertEqual('project-%d' % winners[0], data['project_id'])
+            self.assert_invariants()
+
+    def test_one_of_many_moves_wins(self):
+        for _ in range(REPEATS):
+            source = self.make_provider(total=100)
+            targets = [self.make_provider(total=100) for _ in range(RACERS)]
+            consumer = str(uuid.uuid4())
+            self.assertEqual(204, self.put(
+                consumer, {source: {'resources': {'VCPU': 2}}}, None)[0])
+
+            def move(target):
+                def run():
+                    while True:
+                        status, data = self.call('POST', '/allocations', {
+                            consumer: {
+                                'allocations': {
+                                    target: {'resources': {'VCPU': 2}}},
+                                'project_id': 'p', 'user_id': 'u',
+                                'consumer_generation': 1,
+                                'consumer_type': 'INSTANCE'}})
+                        if status == 409 and (
+                                data['errors'][0]['conflict']['kind'] ==
+                                'provider_generation'):
+                            continue
+                        return status, data
+                return run
+
+            results = self.race([move(t) for t in targets])
+            winners = [t for t, (status, _) in zip(targets, results)
+                       if status == 204]
+            self.assertEqual(1, len(winners), results)
+            allocs, consumers, usage = self.assert_invariants()
+            mine = [a for a in allocs if a.consumer_id == consumer]
+            self.assertEqual([(winners[0], 2)],
+                             [(a.uuid, a.used) for a in mine])
+            self.assertEqual(2, consumers[consumer].generation)
+
+    def test_get_merge_put_keeps_every_contribution(self):
+        for _ in range(REPEATS):
+            rps = [self.make_provider(total=100) for _ in range(MERGERS)]
+            consumer = str(uuid.uuid4())
+
+            def contribute(i):
+                def run():
+                    attempts = 0
+                    while True:
+                        attempts += 1
+                        self.assertLess(attempts, 500)
+                        _, seen = self.call('GET', '/allocations/%s' %
+                                            consumer)
+                        allocations = {
+                            rp: {'resources': value['resources']}
+                            for rp, value in seen['allocations'].items()}
+                        allocations[rps[i]] = {'resources': {'VCPU': i + 1}}
+                        status, data = self.put(
+                            consumer, allocations,
+                            seen.get('consumer_generation'))
+                        if status == 204:
+                            return status
+                        self.assertEqual(409, status, data)
+                return run
+
+            results = self.race([contribute(i) for i in range(MERGERS)])
+            self.assertEqual([204] * MERGERS, results)
+            allocs, consumers, usage = self.assert_invariants()
+            self.assertEqual(
+                sorted((rps[i], i + 1) for i in range(MERGERS)),
+                sorted((a.uuid, a.used) for a in allocs
+                       if a.consumer_id == consumer))
+            self.assertEqual(MERGERS, consumers[consumer].generation)
+
+    def test_deletes_racing_writes_leave_no_orphans(self):
+        for _ in range(REPEATS):
+            rp = self.make_provider(total=1000)
+            consumer = str(uuid.uuid4())
+            self.assertEqual(204, self.put(
+                consumer, {rp: {'resources': {'VCPU': 1}}}, None)[0])
+
+            def writer(i):
+                return lambda: self.call('PUT', '/allocations/%s' % consumer,
+                                         {'allocations': {
+                                             rp: {'resources': {'VCPU': i + 1}}},
+                                          'project_id': 'p', 'user_id': 'u'},
+                                         version='1.12')
+
+            def deleter():
+                return self.call('DELETE', '/allocations/%s' % consumer)
+
+            funcs = [writer(i) if i % 2 else deleter for i in range(RACERS)]
+            results = self.race(funcs)
+            for status, _ in results:
+                self.assertIn(status, (204, 404, 409))
+            allocs, consumers, usage = self.assert_invariants()
+            mine = [a for a in allocs if a.consumer_id == consumer]
+            # Either the last writer's allocation with its consumer, or
+            # nothing at all.
+            self.assertEqual(bool(mine), consumer in consumers)
+            self.assertLessEqual(len(mine), 1)
+
+
+placement_fixtures.for_each_backend(globals(), _AllocationRaces)
