@@ -1,5 +1,8 @@
 """Assemble the WSGI application: configuration in, middleware stack out."""
 
+import os
+
+from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_middleware import cors
 from oslo_middleware import http_proxy_to_wsgi
@@ -8,6 +11,7 @@ import webob.dec
 import webob.exc
 
 from placement import auth
+from placement import conf as placement_conf
 from placement import context
 from placement.db import api as db_api
 from placement.db import migration
@@ -19,6 +23,7 @@ from placement.objects import trait as trait_obj
 from placement import policy
 
 LOG = logging.getLogger(__name__)
+CONFIG_FILE = 'placement.conf'
 
 
 class FaultWrapper(object):
@@ -147,3 +152,30 @@ def init_database(conf):
     ctx = context.RequestContext(config=conf)
     rc_obj.ensure_standard_classes(ctx)
     trait_obj.ensure_standard_traits(ctx)
+
+
+def config_files():
+    """``$OS_PLACEMENT_CONFIG_DIR/placement.conf`` only, when that is set
+    and not blank; else oslo.config's standard search for placement."""
+    config_dir = os.environ.get('OS_PLACEMENT_CONFIG_DIR', '').strip()
+    if config_dir:
+        return [os.path.join(config_dir, CONFIG_FILE)]
+    return cfg.find_config_files(project='placement')
+
+
+def parse_config(argv=None):
+    conf = cfg.ConfigOpts()
+    placement_conf.register_opts(conf)
+    conf(argv or [], project='placement', default_config_files=config_files())
+    return conf
+
+
+def init_application():
+    """Build the application once per process: config, logging, database
+    (optionally migrated), standard classes and traits, middleware."""
+    conf = parse_config()
+    logging.setup(conf, 'placement')
+    if conf.log_options:
+        conf.log_opt_values(logging.getLogger(__name__), logging.DEBUG)
+    init_database(conf)
+    return loadapp(conf)

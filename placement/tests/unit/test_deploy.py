@@ -1,0 +1,75 @@
+"""Building the application: config location, auth strategies, refusal to
+start without a database."""
+
+import os
+
+import fixtures as fx
+from keystonemiddleware import auth_token
+import testtools
+import webob
+
+from placement import deploy
+from placement.tests import fixtures
+
+
+class TestConfigLocation(testtools.TestCase):
+
+    def test_config_dir_env_reads_only_that_file(self):
+        config_dir = self.useFixture(fx.TempDir()).path
+        with open(os.path.join(config_dir, 'placement.conf'), 'w') as f:
+            f.write('[placement]\nallocation_conflict_retry_count = 3\n')
+        self.useFixture(fx.EnvironmentVariable('OS_PLACEMENT_CONFIG_DIR',
+                                               config_dir))
+        self.assertEqual([os.path.join(config_dir, 'placement.conf')],
+                         deploy.config_files())
+        conf = deploy.parse_config()
+        self.assertEqual(3, conf.placement.allocation_conflict_retry_count)
+
+    def test_blank_config_dir_uses_standard_search(self):
+        self.useFixture(fx.EnvironmentVariable('OS_PLACEMENT_CONFIG_DIR',
+                                               '  '))
+        for path in deploy.config_files():
+            self.assertTrue(path.endswith('placement.conf'))
+
+    def test_defaults(self):
+        conf = self.useFixture(fixtures.ConfFixture()).conf
+        self.assertEqual(10, conf.placement.allocation_conflict_retry_count)
+        self.assertEqual(-1, conf.placement.max_allocation_candidates)
+        self.assertEqual('depth-first',
+                         conf.placement.allocation_candidates_generation_strategy)
+        self.assertFalse(conf.placement.randomize_allocation_candidates)
+        self.assertEqual('00000000-0000-0000-0000-000000000000',
+                         conf.placement.incomplete_consumer_project_id)
+        self.assertFalse(conf.placement_database.sync_on_startup)
+        self.assertTrue(conf.oslo_policy.enforce_new_defaults)
+        self.assertFalse(conf.workarounds.optimize_for_wide_provider_trees)
+
+    def test_refuses_to_start_without_connection(self):
+        conf = self.useFixture(fixtures.ConfFixture()).conf
+        self.assertRaises(RuntimeError, deploy.init_database, conf)
+
+
+class TestKeystoneStrategy(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        conf = self.useFixture(fixtures.ConfFixture()).conf
+        conf.set_override('auth_strategy', 'keystone', group='api')
+        self.useFixture(fixtures.PolicyFixture(conf))
+        for group, opts in auth_token.list_opts():
+            conf.register_opts(opts, group=group)
+        conf.set_override('www_authenticate_uri',
+                          'http://keystone.test/identity',
+                          group='keystone_authtoken')
+        self.app = deploy.deploy(conf)
+
+    def test_root_needs_no_token(self):
+        resp = webob.Request.blank('/').get_response(self.app)
+        self.assertEqual(200, resp.status_int)
+
+    def test_api_without_token_is_401(self):
+        resp = webob.Request.blank('/resource_providers').get_response(
+            self.app)
+        self.assertEqual(401, resp.status_int)
+        self.assertNotIn('openstack-api-version', resp.headers)
+        self.assertIn('keystone.test', resp.headers['WWW-Authenticate'])
