@@ -1,0 +1,312 @@
+"""Command line: build clouds, time shapes, compare with a baseline.
+
+Examples::
+
+    python -m placement.bench --quick                 # smoke run, own server
+    python -m placement.bench --url http://127.0.0.1:8778
+    python -m placement.bench --db-url postgresql+psycopg2://postgres@127.0.0.1 \\
+        --baseline-start-command \\
+        '/work/upstream-venv/bin/gunicorn -w 1 -b 127.0.0.1:{port} \\
+         placement.wsgi.api:application'
+
+A server the tool starts itself gets a fresh database for every cloud
+group (flat, nested, wide), so shapes do not see each other's providers.
+A server given only by ``--url`` is used as it is: every group's cloud is
+added to it (names carry a per-run prefix).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+
+from placement.bench import client as bench_client
+from placement.bench import clouds
+from placement.bench import server as bench_server
+from placement.bench import shapes
+from placement.bench import stats
+
+TARGET_MS = {'a': 25, 'b': 25, 'c': 50, 'c_limit50': 50,
+             'd6_isolate': 100, 'd6_none': 100, 'd8_isolate': 100,
+             'd8_none': 100}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog='python -m placement.bench',
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Start commands may use {python}, {repo}, {port}, {host} and '
+               '{config_dir}; the started process also gets '
+               'OS_PLACEMENT_CONFIG_DIR pointing at a fresh placement.conf '
+               '(noauth2, sync_on_startup, fresh database).')
+    g = p.add_argument_group('implementation under test')
+    g.add_argument('--url', help='endpoint to measure (default: start our '
+                   'service under gunicorn on a free port)')
+    g.add_argument('--start-command',
+                   help='command that starts the server reachable at --url '
+                   '(default when --url is not given: %s)'
+                   % bench_server.DEFAULT_COMMAND)
+    g.add_argument('--db-url', help='SQLAlchemy URL of a PostgreSQL/MySQL '
+                   'server for started servers (a fresh database is '
+                   'created per server); default SQLite')
+    g = p.add_argument_group('baseline (optional)')
+    g.add_argument('--baseline-url')
+    g.add_argument('--baseline-start-command')
+    g.add_argument('--baseline-db-url', help='default: --db-url')
+    g.add_argument('--baseline-json', metavar='FILE',
+                   help='compare with the "ours" results of an earlier '
+                   '--json output instead of running a baseline now')
+    g = p.add_argument_group('requests')
+    g.add_argument('--token', default='admin',
+                   help='x-auth-token header (default: admin, for noauth2)')
+    g.add_argument('--header', action='append', default=[],
+                   metavar='NAME:VALUE', help='extra header (repeatable)')
+    g.add_argument('--microversion', default='latest',
+                   help='microversion of the timed requests (setup always '
+                   'uses 1.39)')
+    g.add_argument('--timeout', type=float, default=60.0,
+                   help='per-request timeout in seconds')
+    g = p.add_argument_group('scale')
+    g.add_argument('--shapes', default=','.join(shapes.SELECTORS),
+                   help='comma list of shape groups among %s (default: all)'
+                   % ','.join(shapes.SELECTORS))
+    g.add_argument('--providers', type=int, default=1000,
+                   help='flat compute nodes for shapes a, rp, w')
+    g.add_argument('--large-providers', type=int, default=10000,
+                   help='flat compute nodes for shape b (and rp again)')
+    g.add_argument('--trees', type=int, default=1000,
+                   help='nested 7-provider trees for shape c')
+    g.add_argument('--repeat', type=int, default=50,
+                   help='timed iterations per shape')
+    g.add_argument('--warmup', type=int, default=3,
+                   help='untimed iterations before each shape')
+    g.add_argument('--max-shape-seconds', type=float, default=60.0,
+                   help='stop a shape after this long (after warm-up)')
+    g.add_argument('--setup-threads', type=int, default=4,
+                   help='parallel setup requests')
+    g.add_argument('--quick', action='store_true',
+                   help='smoke scale (well under a minute): 50/150 '
+                   'providers, 15 trees, 5 repeats')
+    g.add_argument('--reuse-server', action='store_true',
+                   help='with a started server, keep one server for all '
+                   'groups instead of a fresh one per group')
+    g = p.add_argument_group('output')
+    g.add_argument('--json', metavar='FILE',
+                   help='also write raw results as JSON')
+    g.add_argument('--server-log-dir', help='keep started servers\' logs '
+                   'here')
+    g.add_argument('--tmpdir', help='where started servers keep their '
+                   'config and SQLite file (e.g. /dev/shm)')
+    g.add_argument('-q', '--quiet', action='store_true')
+    args = p.parse_args(argv)
+    if args.quick:
+        args.providers, args.large_providers = 50, 150
+        args.trees, args.repeat, args.warmup = 15, 5, 1
+    wanted = [s.strip() for s in args.shapes.split(',') if s.strip()]
+    unknown = set(wanted) - set(shapes.SELECTORS)
+    if unknown:
+        p.error('unknown shape group(s): %s' % ', '.join(sorted(unknown)))
+    args.selected = set(wanted)
+    if args.baseline_json and (args.baseline_url or
+                               args.baseline_start_command):
+        p.error('--baseline-json excludes --baseline-url and '
+                '--baseline-start-command')
+    if args.baseline_db_url is None:
+        args.baseline_db_url = args.db_url
+    return args
+
+
+def headers_of(args):
+    headers = {'accept': 'application/json',
+               'openstack-api-version': 'placement %s' % args.microversion}
+    if args.token:
+        headers['x-auth-token'] = args.token
+    for item in args.header:
+        name, sep, value = item.partition(':')
+        if not sep:
+            raise SystemExit('--header must be NAME:VALUE: %r' % item)
+        headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+class Target(object):
+    """One implementation: a URL, or a command that serves it there."""
+
+    def __init__(self, label, url, command, db_url, args):
+        self.label = label
+        self.url = url
+        self.command = command
+        self.db_url = db_url
+        self.args = args
+        self.setup_seconds = {}
+
+    @property
+    def managed(self):
+        return self.command is not None
+
+    def server(self, group):
+        log = None
+        if self.args.server_log_dir:
+            os.makedirs(self.args.server_log_dir, exist_ok=True)
+            log = '%s/%s-%s.log' % (self.args.server_log_dir, self.label,
+                                    group)
+        return bench_server.ManagedServer(self.command, self.url,
+                                          self.db_url, log_path=log,
+                                          tmpdir=self.args.tmpdir)
+
+
+def log(args, message):
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def plan(args, prefix):
+    """Yield (group name, function(setup) -> list of shapes) in run order.
+
+    A group function may build in stages: it returns a list of
+    (build callable, [shapes]) steps.
+    """
+    sel = args.selected
+    if sel & {'a', 'b', 'rp', 'w'}:
+        def flat():
+            cloud = clouds.FlatCloud(prefix)
+            small = []
+            if 'a' in sel:
+                small.append(shapes.Get('a', shapes.flat_query(cloud),
+                                        'allocation_requests',
+                                        TARGET_MS['a']))
+            if 'rp' in sel:
+                small += shapes.rp_shapes(cloud, args.providers)
+            if 'w' in sel:
+                small += [shapes.ClaimRelease(cloud),
+                          shapes.ProviderCreateDelete(prefix),
+                          shapes.InventoryUpdate(cloud)]
+            steps = [(args.providers, small)]
+            if 'b' in sel:
+                large = [shapes.Get('b', shapes.flat_query(cloud, limit=50),
+                                    'allocation_requests', TARGET_MS['b'])]
+                if 'rp' in sel:
+                    large += shapes.rp_shapes(cloud, args.large_providers)
+                steps.append((args.large_providers, large))
+            return [((lambda setup, n=n: cloud.grow(setup, n)), s)
+                    for n, s in steps if s]
+        yield 'flat', flat
+    if 'c' in sel:
+        def nested():
+            cloud = clouds.NestedCloud(prefix)
+            return [(lambda setup: cloud.grow(setup, args.trees), [
+                shapes.Get('c', shapes.nested_query('CUSTOM_BENCH_RACK1'),
+                           'allocation_requests', TARGET_MS['c']),
+                shapes.Get('c_limit50', shapes.nested_query(limit=50),
+                           'allocation_requests', TARGET_MS['c_limit50'])])]
+        yield 'nested', nested
+    if 'd' in sel:
+        def wide():
+            cloud = clouds.WideCloud(prefix)
+            found = [shapes.Get('d%d_%s' % (n, pol),
+                                shapes.wide_query(n, pol),
+                                'allocation_requests',
+                                TARGET_MS['d%d_%s' % (n, pol)])
+                     for n in (6, 8) for pol in ('isolate', 'none')]
+            return [(cloud.grow, found)]
+        yield 'wide', wide
+
+
+def run_group(target, client, group, steps, args, results):
+    setup = clouds.Setup(client, args.setup_threads)
+    for build, group_shapes in steps:
+        started = time.monotonic()
+        build(setup)
+        took = time.monotonic() - started
+        target.setup_seconds[group] = target.setup_seconds.get(group,
+                                                               0) + took
+        log(args, '[%s] %s cloud built in %.1fs' % (target.label, group,
+                                                    took))
+        for shape in group_shapes:
+            out = shapes.run_shape(client, shape, args.repeat, args.warmup,
+                                   args.max_shape_seconds)
+            for name, series in out.items():
+                summary = stats.summarize(series['samples'])
+                summary['count'] = series['count']
+                summary['error'] = series['error']
+                results[name] = summary
+                log(args, '[%s]   %-28s n=%-4d p50=%s ms items=%s%s' % (
+                    target.label, name, summary['n'],
+                    '-' if summary['p50'] is None else
+                    '%.2f' % summary['p50'], series['count'],
+                    ' (%s)' % series['error'] if series['error'] else ''))
+
+
+def run_target(target, args):
+    """Run every selected group against one implementation."""
+    results = {}
+    headers = headers_of(args)
+    prefix = 'bench-%s' % uuid.uuid4().hex[:8]
+    groups = list(plan(args, prefix))
+    shared = None
+    try:
+        for group, make_steps in groups:
+            srv = None
+            url = target.url
+            if target.managed:
+                if shared is None or not args.reuse_server:
+                    if shared is not None:
+                        shared.stop()
+                    log(args, '[%s] starting server for %s group' % (
+                        target.label, group))
+                    shared = target.server(group).start()
+                srv = shared
+                url = srv.url
+            client = bench_client.Client(url, headers, args.timeout)
+            try:
+                run_group(target, client, group, make_steps(), args,
+                          results)
+            finally:
+                client.close()
+    finally:
+        if shared is not None:
+            shared.stop()
+    return results
+
+
+def targets_of(args):
+    ours_cmd = args.start_command
+    if args.url is None and ours_cmd is None:
+        ours_cmd = bench_server.DEFAULT_COMMAND
+    found = [Target('ours', args.url, ours_cmd, args.db_url, args)]
+    if args.baseline_url or args.baseline_start_command:
+        found.append(Target('baseline', args.baseline_url,
+                            args.baseline_start_command,
+                            args.baseline_db_url, args))
+    return found
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    all_results = {}
+    setup_times = {}
+    for target in targets_of(args):
+        all_results[target.label] = run_target(target, args)
+        setup_times[target.label] = target.setup_seconds
+    if args.baseline_json:
+        with open(args.baseline_json) as f:
+            saved = json.load(f)
+        all_results['baseline'] = saved['results']['ours']
+        setup_times['baseline'] = saved.get('setup_seconds', {}).get(
+            'ours', {})
+    baseline = all_results.get('baseline')
+    print(stats.format_table(all_results['ours'], baseline, TARGET_MS))
+    print()
+    for label, times in setup_times.items():
+        print('setup (%s): %s' % (label, ', '.join(
+            '%s %.1fs' % item for item in times.items())))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'args': {k: v for k, v in vars(args).items()
+                                if k != 'selected'},
+                       'results': all_results, 'setup_seconds': setup_times},
+                      f, indent=2, sort_keys=True)
+    return 0
