@@ -38,3 +38,36 @@ class TestRequestId(base.APITestCase):
         self.assertNotIn('Traceback', resp.text)
         self.assertEqual('placement 1.30',
                          resp.headers['openstack-api-version'])
+
+
+class TestMountPrefix(base.APITestCase):
+    """Served under a prefix (SCRIPT_NAME), hrefs are relative paths that
+    include it and Locations are absolute URLs (spec README §2)."""
+
+    def prefixed(self, method, path, body=None, version='latest'):
+        import webob
+        req = webob.Request.blank(
+            path, method=method, base_url='http://placement.test/placement',
+            headers={'accept': 'application/json', 'x-auth-token': 'admin',
+                     'openstack-api-version': 'placement %s' % version})
+        if body is not None:
+            req.json_body = body
+            req.content_type = 'application/json'
+        return req.get_response(self.app)
+
+    def test_root_with_and_without_slash(self):
+        for path in ('', '/'):
+            resp = self.prefixed('GET', path)
+            self.assertEqual(200, resp.status_int, path)
+            self.assertEqual('v1.0', resp.json['versions'][0]['id'])
+
+    def test_links_relative_location_absolute(self):
+        resp = self.prefixed('POST', '/resource_providers',
+                             {'name': 'prefixed'}, version='1.20')
+        self.assertEqual(200, resp.status_int, resp.text)
+        rp_uuid = resp.json['uuid']
+        self.assertEqual(
+            'http://placement.test/placement/resource_providers/%s' % rp_uuid,
+            resp.headers['Location'])
+        self.assertEqual('/placement/resource_providers/%s' % rp_uuid,
+                         resp.json['links'][0]['href'])
