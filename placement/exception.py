@@ -4,6 +4,7 @@ handlers. Resource-specific exceptions live in their objects module."""
 import contextlib
 
 from oslo_db import exception as db_exc
+from sqlalchemy import exc as sa_exc
 
 
 class PlacementException(Exception):
@@ -63,7 +64,7 @@ def db_races_as_conflict():
         yield
     except (db_exc.DBDeadlock, db_exc.DBDuplicateEntry) as exc:
         raise ConcurrentUpdateDetected() from exc
-    except db_exc.DBError as exc:
+    except (db_exc.DBError, sa_exc.OperationalError) as exc:
         if 'database is locked' not in str(exc):
             raise
         raise ConcurrentUpdateDetected() from exc

@@ -118,25 +118,27 @@ def ensure(ctx, name):
 
 
 @db_api.context_manager.writer
-def _delete(ctx, name):
-    row = get_by_name(ctx, name)
-    if not is_custom(name):
-        raise TraitCannotDeleteStandard(name=name)
-    in_use = ctx.session.execute(sa.select(models.RP_TRAIT.c.trait_id).where(
-        models.RP_TRAIT.c.trait_id == row.id).limit(1)).first()
-    if in_use is not None:
-        raise TraitInUse(name=name)
-    ctx.session.execute(
-        sa.delete(models.TRAIT).where(models.TRAIT.c.id == row.id))
+def _delete_unused(ctx, trait_id):
+    # The DELETE comes first (SQLite takes its write lock before reading).
+    unused = ~sa.exists().where(models.RP_TRAIT.c.trait_id == trait_id)
+    return ctx.session.execute(
+        sa.delete(models.TRAIT).where(models.TRAIT.c.id == trait_id)
+        .where(unused)).rowcount
 
 
 def delete(ctx, name):
     """Delete a custom trait; TraitNotFound, TraitCannotDeleteStandard, or
     TraitInUse (also when a provider gained it concurrently: the foreign
     key then refuses the delete)."""
+    row = get_by_name(ctx, name)
+    if not is_custom(name):
+        raise TraitCannotDeleteStandard(name=name)
     try:
-        _delete(ctx, name)
+        deleted = _delete_unused(ctx, row.id)
     except db_exc.DBReferenceError:
+        raise TraitInUse(name=name)
+    if not deleted:
+        get_by_name(ctx, name)  # TraitNotFound if a racer deleted it
         raise TraitInUse(name=name)
 
 
@@ -171,18 +173,19 @@ def _replace_associations(ctx, rp_id, current_ids, wanted_ids):
 def set_for_provider(ctx, rp_id, generation, trait_ids):
     """Make ``trait_ids`` the provider's traits, as of ``generation``.
     The generation moves only if the set changes; either way it is
-    verified under the provider's row lock, so a writer racing on the
-    same generation gets ResourceProviderConcurrentUpdateDetected.
-    Returns the provider's generation afterwards."""
+    verified under the provider's row lock, taken first (before any
+    read, so SQLite never has to upgrade a read lock), and a writer
+    racing on the same generation gets
+    ResourceProviderConcurrentUpdateDetected. Returns the provider's
+    generation afterwards."""
+    lock_provider(ctx, rp_id, generation)
     wanted = set(trait_ids)
     current = set(ctx.session.execute(
         sa.select(models.RP_TRAIT.c.trait_id).where(
-            models.RP_TRAIT.c.resource_provider_id == rp_id)).scalars())
+            models.RP_TRAIT.c.resource_provider_id == rp_id)
+        .with_for_update()).scalars())
     if current == wanted:
-        lock_provider(ctx, rp_id, generation)
         return generation
-    # The set read above is the one of ``generation``: any trait change
-    # after it would have moved the generation and fail this CAS.
     new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
     _replace_associations(ctx, rp_id, current, wanted)
     return new_generation
