@@ -117,13 +117,15 @@ def get_by_name(ctx, name):
 
 @db_api.context_manager.writer
 def _insert_custom(ctx, name):
-    if ctx.session.execute(sa.select(models.RC.c.id).where(
-            models.RC.c.name == name)).first() is not None:
-        raise ResourceClassExists(name=name)
-    max_id = ctx.session.execute(sa.select(sa.func.max(models.RC.c.id))
-                                 ).scalar()
-    new_id = max(MIN_CUSTOM_ID, (max_id or 0) + 1)
-    ctx.session.execute(sa.insert(models.RC).values(id=new_id, name=name))
+    # One statement computing the id, so the transaction writes before it
+    # reads (SQLite would otherwise fail a racing writer at once).
+    rc = models.RC
+    next_id = sa.func.coalesce(sa.func.max(rc.c.id), 0) + 1
+    new_id = sa.case((next_id < MIN_CUSTOM_ID, MIN_CUSTOM_ID),
+                     else_=next_id)
+    ctx.session.execute(sa.insert(rc).from_select(
+        ['id', 'name'],
+        sa.select(new_id, sa.literal(name, sa.String(255)))))
 
 
 def create(ctx, name):
@@ -133,7 +135,7 @@ def create(ctx, name):
     for _attempt in range(_CREATE_ATTEMPTS):
         try:
             return _insert_custom(ctx, name)
-        except db_exc.DBDuplicateEntry:
+        except (db_exc.DBDuplicateEntry, db_exc.DBDeadlock):
             # Either the name (a concurrent create of the same class) or
             # the id was taken; a fresh read tells which.
             if _exists(ctx, name):
@@ -160,20 +162,19 @@ def ensure(ctx, name):
 
 @db_api.context_manager.writer
 def _rename(ctx, old, new):
-    row = get_by_name(ctx, old)
-    if is_standard(old):
-        raise ResourceClassIsStandard(name=old)
-    if ctx.session.execute(sa.select(models.RC.c.id).where(
-            models.RC.c.name == new)).first() is not None:
-        raise ResourceClassExists(name=new)
-    ctx.session.execute(sa.update(models.RC).where(
-        models.RC.c.id == row.id).values(name=new))
+    result = ctx.session.execute(sa.update(models.RC).where(
+        models.RC.c.name == old).values(name=new))
+    if result.rowcount != 1:
+        raise exception.ResourceClassNotFound(name=old)
 
 
 def rename(ctx, old, new):
     """Rename custom class ``old`` to ``new`` and return the new row.
     ResourceClassNotFound / ResourceClassIsStandard / ResourceClassExists.
     """
+    if is_standard(old):
+        # Standard classes always exist, so this is never a hidden 404.
+        raise ResourceClassIsStandard(name=old)
     try:
         _rename(ctx, old, new)
     except db_exc.DBDuplicateEntry:
@@ -181,18 +182,23 @@ def rename(ctx, old, new):
     return get_by_name(ctx, new)
 
 
-@db_api.context_manager.writer
 def delete(ctx, name):
     """Delete custom class ``name`` unless an inventory uses it.
     ResourceClassNotFound / ResourceClassIsStandard / ResourceClassInUse.
     """
-    row = get_by_name(ctx, name)
     if is_standard(name):
         raise ResourceClassIsStandard(name=name)
+    if not _delete_unused(ctx, name):
+        get_by_name(ctx, name)  # ResourceClassNotFound when unknown
+        raise ResourceClassInUse(name=name)
+
+
+@db_api.context_manager.writer
+def _delete_unused(ctx, name):
     # One statement: delete only if no inventory uses it (no window for
     # an inventory to appear between a check and the delete).
-    in_use = sa.exists().where(models.INV.c.resource_class_id == row.id)
-    result = ctx.session.execute(sa.delete(models.RC).where(
-        models.RC.c.id == row.id).where(~in_use))
-    if result.rowcount != 1:
-        raise ResourceClassInUse(name=name)
+    rc = models.RC
+    in_use = sa.exists().where(models.INV.c.resource_class_id == rc.c.id)
+    result = ctx.session.execute(
+        sa.delete(rc).where(rc.c.name == name).where(~in_use))
+    return result.rowcount == 1

@@ -97,9 +97,8 @@ _TREE_LOCK_ATTEMPTS = 5
 
 # ------------------------------------------------------------------------
 # Row locks. A no-op UPDATE is the lock: it takes row locks on MySQL and
-# PostgreSQL and the database write lock on SQLite (whose driver runs
-# plain SELECTs outside any transaction), so tree changes serialise on
-# every backend. Later reads use FOR UPDATE so that MySQL's repeatable
+# PostgreSQL and the database write lock on SQLite, so tree changes
+# serialise on every backend. Later reads use FOR UPDATE so that MySQL's repeatable
 # read snapshot does not hide rows committed while we waited.
 
 def _lock_where(ctx, clause):
@@ -119,6 +118,7 @@ def _locked_by_uuid(ctx, uuid):
     return row
 
 
+@db_api.context_manager.reader
 def _duplicate_of(ctx, name, uuid):
     """DuplicateProvider describing which of name/uuid another provider
     already uses, or None."""
@@ -135,18 +135,13 @@ def _duplicate_of(ctx, name, uuid):
 def _translate_duplicate(ctx, exc, name, uuid):
     """After a unique violation: the DuplicateProvider to raise (read
     afresh, falling back to the violated columns)."""
-    dup = _duplicate_of_fresh(ctx, name, uuid)
+    dup = _duplicate_of(ctx, name, uuid)
     if dup is not None:
         return dup
     columns = ' '.join(exc.columns or [])
     if 'uuid' in columns:
         return DuplicateProvider(None, uuid)
     return DuplicateProvider(name, None)
-
-
-@db_api.context_manager.reader
-def _duplicate_of_fresh(ctx, name, uuid):
-    return _duplicate_of(ctx, name, uuid)
 
 
 # ------------------------------------------------------------------------
@@ -165,6 +160,9 @@ def create(ctx, uuid, name, parent_uuid=None):
 
 @db_api.context_manager.writer
 def _create(ctx, uuid, name, parent_uuid):
+    # Writes come first in every writer transaction here: on SQLite a
+    # transaction that read before writing can hit "database is locked"
+    # at once instead of waiting for the other writer.
     parent = None
     if parent_uuid is not None:
         # Lock the parent so a concurrent re-parenting of its tree cannot
@@ -173,9 +171,7 @@ def _create(ctx, uuid, name, parent_uuid):
         parent = _locked_by_uuid(ctx, parent_uuid)
         if parent is None:
             raise InvalidParent(PARENT_NOT_FOUND)
-    dup = _duplicate_of(ctx, name, uuid)
-    if dup is not None:
-        raise dup
+    # A taken name or uuid surfaces as DBDuplicateEntry (see create()).
     rp_id = ctx.session.execute(
         sa.insert(RP).values(
             uuid=uuid, name=name, generation=0,
@@ -212,8 +208,8 @@ def update(ctx, uuid, name, parent_uuid=_UNCHANGED, allow_reparent=False):
     existing parent. Returns the updated row."""
     try:
         _update(ctx, uuid, name, parent_uuid, allow_reparent)
-    except db_exc.DBDuplicateEntry as exc:
-        raise _translate_duplicate(ctx, exc, name, None)
+    except db_exc.DBDuplicateEntry:
+        raise DuplicateProvider(name, None)
     return get_by_uuid(ctx, uuid)
 
 
@@ -224,17 +220,14 @@ def update_keeps_parent():
 
 @db_api.context_manager.writer
 def _update(ctx, uuid, name, parent_uuid, allow_reparent):
-    if parent_uuid is not _UNCHANGED:
-        _change_parent(ctx, uuid, parent_uuid, allow_reparent)
-    clash = ctx.session.execute(
-        sa.select(RP.c.id).where(RP.c.name == name)
-        .where(RP.c.uuid != uuid)).first()
-    if clash is not None:
-        raise DuplicateProvider(name, None)
+    # The rename is the first statement (a write, see _create); a name
+    # taken by another provider surfaces as DBDuplicateEntry.
     result = ctx.session.execute(
         sa.update(RP).where(RP.c.uuid == uuid).values(name=name))
     if result.rowcount != 1:
         raise exception.ResourceProviderNotFound()
+    if parent_uuid is not _UNCHANGED:
+        _change_parent(ctx, uuid, parent_uuid, allow_reparent)
 
 
 def _tree_rows(ctx, root_id):
@@ -328,6 +321,11 @@ def delete(ctx, uuid):
     for table in (models.INV, models.RP_AGG, models.RP_TRAIT):
         ctx.session.execute(
             sa.delete(table).where(table.c.resource_provider_id == me.id))
+    # MySQL checks the self-reference of a root's root_provider_id even
+    # when deleting the row itself: clear it first.
+    ctx.session.execute(
+        sa.update(RP).where(RP.c.id == me.id)
+        .values(root_provider_id=None, parent_provider_id=None))
     ctx.session.execute(sa.delete(RP).where(RP.c.id == me.id))
 
 

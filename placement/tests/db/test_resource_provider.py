@@ -1,0 +1,337 @@
+"""DB-level tests of resource providers on every backend: the list filters
+(rows inserted directly), tree changes, and races between writers."""
+
+import threading
+import uuid as uuid_lib
+
+import sqlalchemy as sa
+
+from placement import context
+from placement.db import models
+from placement import exception
+from placement.objects import resource_class as rc_obj
+from placement.objects import resource_provider as rp_obj
+from placement.tests import fixtures
+
+VCPU = rc_obj.STANDARDS.index('VCPU')
+DISK_GB = rc_obj.STANDARDS.index('DISK_GB')
+
+
+def _uuid():
+    return str(uuid_lib.uuid4())
+
+
+class _Helpers(object):
+
+    def make(self, name, parent=None):
+        return rp_obj.create(self.ctx, _uuid(), name,
+                             parent.uuid if parent is not None else None)
+
+    def insert(self, table, **values):
+        with self.db.engine.begin() as conn:
+            return conn.execute(sa.insert(table).values(**values)
+                                ).inserted_primary_key
+
+    def inventory(self, rp, rc_id, total, reserved=0, min_unit=1,
+                  max_unit=None, step_size=1, allocation_ratio=1.0):
+        self.insert(models.INV, resource_provider_id=rp.id,
+                    resource_class_id=rc_id, total=total, reserved=reserved,
+                    min_unit=min_unit, max_unit=max_unit or total,
+                    step_size=step_size, allocation_ratio=allocation_ratio)
+
+    def allocate(self, rp, rc_id, used):
+        self.insert(models.ALLOC, resource_provider_id=rp.id,
+                    resource_class_id=rc_id, consumer_id=_uuid(), used=used)
+
+    def aggregate(self, rp, agg_uuid):
+        with self.db.engine.begin() as conn:
+            agg_id = conn.execute(sa.select(models.AGG.c.id).where(
+                models.AGG.c.uuid == agg_uuid)).scalar()
+            if agg_id is None:
+                agg_id = conn.execute(sa.insert(models.AGG).values(
+                    uuid=agg_uuid)).inserted_primary_key[0]
+            conn.execute(sa.insert(models.RP_AGG).values(
+                resource_provider_id=rp.id, aggregate_id=agg_id))
+
+    def trait(self, rp, name):
+        with self.db.engine.begin() as conn:
+            trait_id = conn.execute(sa.select(models.TRAIT.c.id).where(
+                models.TRAIT.c.name == name)).scalar()
+            if trait_id is None:
+                trait_id = conn.execute(sa.insert(models.TRAIT).values(
+                    name=name)).inserted_primary_key[0]
+            conn.execute(sa.insert(models.RP_TRAIT).values(
+                resource_provider_id=rp.id, trait_id=trait_id))
+        return trait_id
+
+    def names(self, **filters):
+        rows = rp_obj.list_providers(self.ctx, rp_obj.ListFilters(**filters))
+        return [row.name for row in rows]
+
+    def new_ctx(self):
+        return context.RequestContext(user_id='admin', project_id='admin',
+                                      roles=['admin'], config=self.conf)
+
+
+class _ListFilters(_Helpers):
+
+    def test_creation_order(self):
+        for name in ('c', 'a', 'b'):
+            self.make(name)
+        self.assertEqual(['c', 'a', 'b'], self.names())
+
+    def test_resources_capacity(self):
+        small = self.make('small')
+        big = self.make('big')
+        over = self.make('overcommitted')
+        self.make('none')
+        self.inventory(small, VCPU, 4)
+        self.inventory(big, VCPU, 16, reserved=2)
+        self.inventory(over, VCPU, 4, max_unit=16, allocation_ratio=4.0)
+        self.allocate(small, VCPU, 3)
+        self.allocate(small, VCPU, 0)
+        self.assertEqual(['small', 'big', 'overcommitted'],
+                         self.names(resources={VCPU: 1}))
+        self.assertEqual(['big', 'overcommitted'],
+                         self.names(resources={VCPU: 2}))
+        # (16 - 2) * 1.0 = 14; (4 - 0) * 4.0 = 16
+        self.assertEqual(['big', 'overcommitted'],
+                         self.names(resources={VCPU: 4}))
+        self.assertEqual(['overcommitted'],
+                         self.names(resources={VCPU: 15}))
+
+    def test_resources_min_max_step(self):
+        rp = self.make('rp')
+        self.inventory(rp, DISK_GB, 100, min_unit=10, max_unit=50,
+                       step_size=5)
+        self.assertEqual([], self.names(resources={DISK_GB: 5}))
+        self.assertEqual(['rp'], self.names(resources={DISK_GB: 10}))
+        self.assertEqual([], self.names(resources={DISK_GB: 12}))
+        self.assertEqual(['rp'], self.names(resources={DISK_GB: 50}))
+        self.assertEqual([], self.names(resources={DISK_GB: 55}))
+
+    def test_resources_every_class(self):
+        both = self.make('both')
+        one = self.make('one')
+        self.inventory(both, VCPU, 8)
+        self.inventory(both, DISK_GB, 100)
+        self.inventory(one, VCPU, 8)
+        self.allocate(one, DISK_GB, 1)
+        self.assertEqual(['both'],
+                         self.names(resources={VCPU: 1, DISK_GB: 10}))
+
+    def test_resources_per_provider_not_tree(self):
+        root = self.make('root')
+        child = self.make('child', root)
+        self.inventory(root, VCPU, 8)
+        self.inventory(child, DISK_GB, 100)
+        self.assertEqual([], self.names(resources={VCPU: 1, DISK_GB: 1}))
+
+    def test_member_of(self):
+        a, b, c = _uuid(), _uuid(), _uuid()
+        rp1, rp2, rp3 = self.make('rp1'), self.make('rp2'), self.make('rp3')
+        self.make('rp4')
+        self.aggregate(rp1, a)
+        self.aggregate(rp2, b)
+        self.aggregate(rp3, a)
+        self.aggregate(rp3, b)
+        self.assertEqual(['rp1', 'rp3'], self.names(member_of=[{a}]))
+        self.assertEqual(['rp1', 'rp2', 'rp3'],
+                         self.names(member_of=[{a, b}]))
+        self.assertEqual(['rp3'], self.names(member_of=[{a}, {b}]))
+        self.assertEqual([], self.names(member_of=[{c}]))
+        self.assertEqual(['rp2', 'rp4'], self.names(forbidden_aggs={a}))
+        self.assertEqual(['rp4'], self.names(forbidden_aggs={a, b}))
+        self.assertEqual(['rp1'],
+                         self.names(member_of=[{a}], forbidden_aggs={b}))
+        self.assertEqual([], self.names(member_of=[{a}], forbidden_aggs={a}))
+
+    def test_member_of_is_not_inherited(self):
+        agg = _uuid()
+        root = self.make('root')
+        self.make('child', root)
+        self.aggregate(root, agg)
+        self.assertEqual(['root'], self.names(member_of=[{agg}]))
+
+    def test_required_traits(self):
+        rp1, rp2, rp3 = self.make('rp1'), self.make('rp2'), self.make('rp3')
+        t_a = self.trait(rp1, 'CUSTOM_A')
+        t_b = self.trait(rp2, 'CUSTOM_B')
+        self.trait(rp3, 'CUSTOM_A')
+        self.trait(rp3, 'CUSTOM_B')
+        self.assertEqual(['rp1', 'rp3'], self.names(required=[{t_a}]))
+        self.assertEqual(['rp3'], self.names(required=[{t_a}, {t_b}]))
+        self.assertEqual(['rp1', 'rp2', 'rp3'],
+                         self.names(required=[{t_a, t_b}]))
+        self.assertEqual(['rp1'], self.names(required=[{t_a}],
+                                             forbidden_traits={t_b}))
+        self.assertEqual(['rp2'], self.names(forbidden_traits={t_a}))
+
+    def test_all_filters_and(self):
+        agg = _uuid()
+        good = self.make('good')
+        bad = self.make('bad')
+        for rp in (good, bad):
+            self.inventory(rp, VCPU, 8)
+            self.aggregate(rp, agg)
+        t_a = self.trait(good, 'CUSTOM_A')
+        self.assertEqual(['good'], self.names(
+            resources={VCPU: 2}, member_of=[{agg}], required=[{t_a}],
+            in_tree=good.uuid, name='good', uuid=good.uuid))
+
+    def test_in_tree(self):
+        root = self.make('root')
+        child = self.make('child', root)
+        self.make('grandchild', child)
+        self.make('other')
+        self.assertEqual(['root', 'child', 'grandchild'],
+                         self.names(in_tree=child.uuid))
+        self.assertEqual([], self.names(in_tree=_uuid()))
+
+
+class _Trees(_Helpers):
+
+    def test_delete_removes_associations(self):
+        rp = self.make('rp')
+        self.inventory(rp, VCPU, 8)
+        self.aggregate(rp, _uuid())
+        self.trait(rp, 'CUSTOM_A')
+        rp_obj.delete(self.ctx, rp.uuid)
+        with self.db.engine.connect() as conn:
+            for table in (models.INV, models.RP_AGG, models.RP_TRAIT,
+                          models.RP):
+                self.assertEqual(0, conn.execute(sa.select(
+                    sa.func.count()).select_from(table)).scalar())
+            # Aggregates themselves stay.
+            self.assertEqual(1, conn.execute(sa.select(
+                sa.func.count()).select_from(models.AGG)).scalar())
+
+    def test_delete_in_use(self):
+        rp = self.make('rp')
+        self.allocate(rp, VCPU, 1)
+        self.assertRaises(rp_obj.ProviderInUse, rp_obj.delete, self.ctx,
+                          rp.uuid)
+
+    def test_delete_parent(self):
+        root = self.make('root')
+        self.make('child', root)
+        self.assertRaises(rp_obj.ProviderHasChildren, rp_obj.delete,
+                          self.ctx, root.uuid)
+
+    def test_rename_keeps_generation(self):
+        rp = self.make('rp')
+        row = rp_obj.update(self.ctx, rp.uuid, 'renamed')
+        self.assertEqual('renamed', row.name)
+        self.assertEqual(0, row.generation)
+
+
+class _Races(_Helpers):
+
+    def _run(self, funcs):
+        """Run ``funcs`` (each taking a fresh context) at once; return a
+        list of (result, exception) in order."""
+        results = [None] * len(funcs)
+        barrier = threading.Barrier(len(funcs))
+
+        def run(index, func):
+            ctx = self.new_ctx()
+            barrier.wait()
+            try:
+                with exception.db_races_as_conflict():
+                    results[index] = (func(ctx), None)
+            except Exception as exc:
+                results[index] = (None, exc)
+
+        threads = [threading.Thread(target=run, args=(i, f))
+                   for i, f in enumerate(funcs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return results
+
+    def test_same_name_one_wins(self):
+        for _round in range(3):
+            name = 'racer-%s' % _uuid()
+            results = self._run(
+                [lambda ctx: rp_obj.create(ctx, _uuid(), name)] * 2)
+            ok = [r for r, e in results if e is None]
+            failed = [e for r, e in results if e is not None]
+            self.assertEqual(1, len(ok), results)
+            self.assertEqual(1, len(failed), results)
+            self.assertIsInstance(
+                failed[0], (rp_obj.DuplicateProvider,
+                            exception.ConcurrentUpdateDetected))
+            self.assertEqual([name], self.names(name=name))
+
+    def _check_tree_invariants(self):
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(
+                models.RP.c.id, models.RP.c.parent_provider_id,
+                models.RP.c.root_provider_id)).all()
+        by_id = {r.id: r for r in rows}
+        for row in rows:
+            seen, top = set(), row
+            while top.parent_provider_id is not None:
+                self.assertNotIn(top.id, seen, 'loop at %s' % row.id)
+                seen.add(top.id)
+                top = by_id[top.parent_provider_id]
+            self.assertEqual(top.id, row.root_provider_id,
+                             'provider %s has a stale root' % row.id)
+
+    def test_concurrent_reparenting_keeps_roots(self):
+        a = self.make('a')
+        b = self.make('b')
+        a_child = self.make('a-child', a)
+        self.make('a-grandchild', a_child)
+        b_child = self.make('b-child', b)
+        self.make('b-grandchild', b_child)
+
+        def a_under_b_child(ctx):
+            return rp_obj.update(ctx, a.uuid, 'a', b_child.uuid,
+                                 allow_reparent=True)
+
+        def b_under_a_child(ctx):
+            return rp_obj.update(ctx, b.uuid, 'b', a_child.uuid,
+                                 allow_reparent=True)
+
+        results = self._run([a_under_b_child, b_under_a_child])
+        ok = [r for r, e in results if e is None]
+        # At most one can win: both would create a loop.
+        self.assertEqual(1, len(ok), results)
+        for _r, exc in results:
+            if exc is not None:
+                self.assertIsInstance(
+                    exc, (rp_obj.InvalidParent,
+                          exception.ConcurrentUpdateDetected))
+        self._check_tree_invariants()
+
+    def test_concurrent_moves_and_creates(self):
+        roots = [self.make('root%d' % i) for i in range(3)]
+        mids = [self.make('mid%d' % i, roots[i]) for i in range(3)]
+
+        def move(index, target):
+            def func(ctx):
+                return rp_obj.update(ctx, mids[index].uuid,
+                                     'mid%d' % index, roots[target].uuid,
+                                     allow_reparent=True)
+            return func
+
+        def create_under(index):
+            def func(ctx):
+                return rp_obj.create(ctx, _uuid(), 'leaf%d' % index,
+                                     mids[index].uuid)
+            return func
+
+        results = self._run([move(0, 1), move(1, 2), create_under(0),
+                             create_under(1), move(2, 0), create_under(2)])
+        for _r, exc in results:
+            if exc is not None:
+                self.assertIsInstance(exc,
+                                      exception.ConcurrentUpdateDetected)
+        self._check_tree_invariants()
+
+
+fixtures.for_each_backend(globals(), _ListFilters)
+fixtures.for_each_backend(globals(), _Trees)
+fixtures.for_each_backend(globals(), _Races)
