@@ -32,10 +32,9 @@ def main():
                 'db': os.path.join(state_dir, 'placement.sqlite')})
     os.environ['OS_PLACEMENT_CONFIG_DIR'] = state_dir
     bind = os.environ.get('PLACEMENT_SERVE_BIND', '127.0.0.1:8778')
-    args = ['gunicorn', '--bind', bind, '--workers',
-            os.environ.get('PLACEMENT_SERVE_WORKERS', '2'),
-            '--access-logfile', '-'] + sys.argv[1:] + [
-            'placement.wsgi.api:application']
+    workers = os.environ.get('PLACEMENT_SERVE_WORKERS', '2')
+    args = (['gunicorn', '--bind', bind, '--workers', workers] +
+            sys.argv[1:] + ['placement.wsgi.api:application'])
     print('placement: config %s, serving on http://%s' % (conf_path, bind),
           flush=True)
     os.execvp('gunicorn', args)
