@@ -68,6 +68,22 @@ class _Helpers(object):
         rows = rp_obj.list_providers(self.ctx, rp_obj.ListFilters(**filters))
         return [row.name for row in rows]
 
+    def _run_checks(self, *checks):
+        """Several checks on one database (a fresh server database per
+        test is slow), wiping providers in between."""
+        for check in checks:
+            self.wipe()
+            check()
+
+    def wipe(self):
+        with self.db.engine.begin() as conn:
+            for table in (models.ALLOC, models.INV, models.RP_AGG,
+                          models.AGG, models.RP_TRAIT):
+                conn.execute(sa.delete(table))
+            conn.execute(sa.update(models.RP).values(
+                root_provider_id=None, parent_provider_id=None))
+            conn.execute(sa.delete(models.RP))
+
     def new_ctx(self):
         return context.RequestContext(user_id='admin', project_id='admin',
                                       roles=['admin'], config=self.conf)
@@ -75,12 +91,27 @@ class _Helpers(object):
 
 class _ListFilters(_Helpers):
 
-    def test_creation_order(self):
+    def test_resources(self):
+        self._run_checks(self.check_resources_capacity,
+                         self.check_resources_min_max_step,
+                         self.check_resources_every_class,
+                         self.check_resources_per_provider_not_tree)
+
+    def test_aggregates_and_traits(self):
+        self._run_checks(self.check_member_of,
+                         self.check_member_of_is_not_inherited,
+                         self.check_required_traits)
+
+    def test_order_tree_and_all_filters(self):
+        self._run_checks(self.check_creation_order, self.check_in_tree,
+                         self.check_all_filters_and)
+
+    def check_creation_order(self):
         for name in ('c', 'a', 'b'):
             self.make(name)
         self.assertEqual(['c', 'a', 'b'], self.names())
 
-    def test_resources_capacity(self):
+    def check_resources_capacity(self):
         small = self.make('small')
         big = self.make('big')
         over = self.make('overcommitted')
@@ -100,7 +131,7 @@ class _ListFilters(_Helpers):
         self.assertEqual(['overcommitted'],
                          self.names(resources={VCPU: 15}))
 
-    def test_resources_min_max_step(self):
+    def check_resources_min_max_step(self):
         rp = self.make('rp')
         self.inventory(rp, DISK_GB, 100, min_unit=10, max_unit=50,
                        step_size=5)
@@ -110,7 +141,7 @@ class _ListFilters(_Helpers):
         self.assertEqual(['rp'], self.names(resources={DISK_GB: 50}))
         self.assertEqual([], self.names(resources={DISK_GB: 55}))
 
-    def test_resources_every_class(self):
+    def check_resources_every_class(self):
         both = self.make('both')
         one = self.make('one')
         self.inventory(both, VCPU, 8)
@@ -120,14 +151,14 @@ class _ListFilters(_Helpers):
         self.assertEqual(['both'],
                          self.names(resources={VCPU: 1, DISK_GB: 10}))
 
-    def test_resources_per_provider_not_tree(self):
+    def check_resources_per_provider_not_tree(self):
         root = self.make('root')
         child = self.make('child', root)
         self.inventory(root, VCPU, 8)
         self.inventory(child, DISK_GB, 100)
         self.assertEqual([], self.names(resources={VCPU: 1, DISK_GB: 1}))
 
-    def test_member_of(self):
+    def check_member_of(self):
         a, b, c = _uuid(), _uuid(), _uuid()
         rp1, rp2, rp3 = self.make('rp1'), self.make('rp2'), self.make('rp3')
         self.make('rp4')
@@ -146,14 +177,14 @@ class _ListFilters(_Helpers):
                          self.names(member_of=[{a}], forbidden_aggs={b}))
         self.assertEqual([], self.names(member_of=[{a}], forbidden_aggs={a}))
 
-    def test_member_of_is_not_inherited(self):
+    def check_member_of_is_not_inherited(self):
         agg = _uuid()
         root = self.make('root')
         self.make('child', root)
         self.aggregate(root, agg)
         self.assertEqual(['root'], self.names(member_of=[{agg}]))
 
-    def test_required_traits(self):
+    def check_required_traits(self):
         rp1, rp2, rp3 = self.make('rp1'), self.make('rp2'), self.make('rp3')
         t_a = self.trait(rp1, 'CUSTOM_A')
         t_b = self.trait(rp2, 'CUSTOM_B')
@@ -167,7 +198,7 @@ class _ListFilters(_Helpers):
                                              forbidden_traits={t_b}))
         self.assertEqual(['rp2'], self.names(forbidden_traits={t_a}))
 
-    def test_all_filters_and(self):
+    def check_all_filters_and(self):
         agg = _uuid()
         good = self.make('good')
         bad = self.make('bad')
@@ -179,7 +210,7 @@ class _ListFilters(_Helpers):
             resources={VCPU: 2}, member_of=[{agg}], required=[{t_a}],
             in_tree=good.uuid, name='good', uuid=good.uuid))
 
-    def test_in_tree(self):
+    def check_in_tree(self):
         root = self.make('root')
         child = self.make('child', root)
         self.make('grandchild', child)
@@ -191,7 +222,12 @@ class _ListFilters(_Helpers):
 
 class _Trees(_Helpers):
 
-    def test_delete_removes_associations(self):
+    def test_delete_and_rename(self):
+        self._run_checks(self.check_delete_removes_associations,
+                         self.check_delete_in_use, self.check_delete_parent,
+                         self.check_rename_keeps_generation)
+
+    def check_delete_removes_associations(self):
         rp = self.make('rp')
         self.inventory(rp, VCPU, 8)
         self.aggregate(rp, _uuid())
@@ -206,19 +242,19 @@ class _Trees(_Helpers):
             self.assertEqual(1, conn.execute(sa.select(
                 sa.func.count()).select_from(models.AGG)).scalar())
 
-    def test_delete_in_use(self):
+    def check_delete_in_use(self):
         rp = self.make('rp')
         self.allocate(rp, VCPU, 1)
         self.assertRaises(rp_obj.ProviderInUse, rp_obj.delete, self.ctx,
                           rp.uuid)
 
-    def test_delete_parent(self):
+    def check_delete_parent(self):
         root = self.make('root')
         self.make('child', root)
         self.assertRaises(rp_obj.ProviderHasChildren, rp_obj.delete,
                           self.ctx, root.uuid)
 
-    def test_rename_keeps_generation(self):
+    def check_rename_keeps_generation(self):
         rp = self.make('rp')
         row = rp_obj.update(self.ctx, rp.uuid, 'renamed')
         self.assertEqual('renamed', row.name)
