@@ -46,9 +46,24 @@ QUERY_FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 QUERY_FORMAT_CHECKER.checks('uuid')(_dashed_uuid)
 
 
+# Validators are built once per schema object (schemas are module-level
+# constants); the schema itself is kept to detect a reused id().
+_VALIDATORS = {}
+
+
+def _validator(schema, format_checker):
+    key = (id(schema), id(format_checker))
+    cached = _VALIDATORS.get(key)
+    if cached is None or cached[0] is not schema:
+        validator_cls = jsonschema.validators.validator_for(schema)
+        cached = (schema, validator_cls(schema,
+                                        format_checker=format_checker))
+        _VALIDATORS[key] = cached
+    return cached[1]
+
+
 def _validation_error(prefix, schema, data, format_checker):
-    validator_cls = jsonschema.validators.validator_for(schema)
-    validator = validator_cls(schema, format_checker=format_checker)
+    validator = _validator(schema, format_checker)
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:
         return None
