@@ -1,0 +1,64 @@
+"""POST /reshaper (1.30): move inventory and the allocations using it
+between providers atomically."""
+
+from placement import errors
+from placement import exception
+from placement.handlers import allocation as alloc_handler
+from placement.objects import allocation as alloc_obj
+from placement.objects import inventory as inv_obj
+from placement.objects import reshaper as reshaper_obj
+from placement.policies import reshaper as policies
+from placement.schemas import reshaper as schema
+from placement import util
+
+
+def _error(ctx, exc, requests):
+    """The HTTP error for a failed reshape."""
+    if isinstance(exc, reshaper_obj.ProviderNotFound):
+        return errors.bad_request(
+            str(exc), code=errors.RESOURCE_PROVIDER_NOT_FOUND)
+    if isinstance(exc, reshaper_obj.ProviderGenerationConflict):
+        return errors.conflict(
+            str(exc), code=errors.CONCURRENT_UPDATE,
+            conflict={'kind': 'provider_generation',
+                      'resource_provider_uuid': exc.rp_uuid,
+                      'expected': exc.given, 'current': exc.actual})
+    if isinstance(exc, exception.ResourceClassNotFound):
+        return errors.bad_request('malformed reshaper data: %s' % exc)
+    if isinstance(exc, alloc_obj.ProviderMissing):
+        return errors.bad_request(str(exc))
+    if isinstance(exc, inv_obj.InventoryInUse):
+        return errors.conflict(
+            str(exc), code=errors.INVENTORY_INUSE,
+            conflict={'kind': 'inventory_in_use',
+                      'resource_provider_uuid':
+                          exc.kwargs['resource_provider'],
+                      'resource_classes':
+                          exc.kwargs['resource_classes'].split(', ')})
+    error = alloc_handler.conflict_for(ctx, exc, requests)
+    if error is None and isinstance(exc, exception.ConcurrentUpdateDetected):
+        error = errors.conflict(alloc_handler.RACE_DETAIL,
+                                code=errors.CONCURRENT_UPDATE,
+                                conflict={'kind': 'provider_generation'})
+    return error
+
+
+def reshape(req):
+    util.require_version(req, (1, 30))
+    util.check_content_type(req)
+    ctx = util.context_of(req)
+    ctx.can(policies.RESHAPE)
+    data = util.extract_json(req.body, schema.POST_RESHAPER.for_request(req))
+    changes = [reshaper_obj.InventoryChange(
+        rp_uuid, body['resource_provider_generation'], body['inventories'])
+        for rp_uuid, body in data['inventories'].items()]
+    requests = [alloc_handler.consumer_request(req, uuid, value)
+                for uuid, value in data['allocations'].items()]
+    try:
+        reshaper_obj.reshape(ctx, changes, requests)
+    except exception.PlacementException as exc:
+        error = _error(ctx, exc, requests)
+        if error is None:
+            raise
+        raise error
+    return util.empty_response(204)
