@@ -196,7 +196,7 @@ class ManagedServer(object):
                 self._database.drop()
             finally:
                 self._database = None
-        if self.config_dir and not self.log_path:
+        if self.config_dir:
             shutil.rmtree(self.config_dir, ignore_errors=True)
         self.config_dir = None
 
