@@ -149,7 +149,8 @@ def set_inventories(req):
     except inv_obj.InventoryInUse as exc:
         raise _in_use(exc, 'Unable to update inventory for resource '
                       'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
-    except exception.ConcurrentUpdateDetected as exc:
+    except (exception.ConcurrentUpdateDetected,
+            inv_obj.InventoryExists) as exc:
         raise _concurrent_update(exc)
     return util.json_response(
         req, {'resource_provider_generation': generation,
