@@ -142,6 +142,10 @@ class Target(object):
         self.db_url = db_url
         self.args = args
         self.setup_seconds = {}
+        self.results = {}
+        self.running = None
+        self.client = None
+        self.prefix = None
 
     @property
     def managed(self):
@@ -163,15 +167,16 @@ def log(args, message):
         print(message, file=sys.stderr, flush=True)
 
 
-def plan(args, prefix):
-    """Yield (group name, function(setup) -> list of shapes) in run order.
+def plan(args):
+    """Yield (group name, function(prefix) -> steps) in run order.
 
-    A group function may build in stages: it returns a list of
-    (build callable, [shapes]) steps.
+    A group builds in stages: its function returns a list of steps,
+    (build callable taking a clouds.Setup, [shapes to time after it]).
+    Calling it once per implementation gives each its own cloud objects.
     """
     sel = args.selected
     if sel & {'a', 'b', 'rp', 'w'}:
-        def flat():
+        def flat(prefix):
             cloud = clouds.FlatCloud(prefix)
             small = []
             if 'a' in sel:
@@ -195,7 +200,7 @@ def plan(args, prefix):
                     for n, s in steps if s]
         yield 'flat', flat
     if 'c' in sel:
-        def nested():
+        def nested(prefix):
             cloud = clouds.NestedCloud(prefix)
             return [(lambda setup: cloud.grow(setup, args.trees), [
                 shapes.Get('c', shapes.nested_query('CUSTOM_BENCH_RACK1'),
@@ -204,7 +209,7 @@ def plan(args, prefix):
                            'allocation_requests', TARGET_MS['c_limit50'])])]
         yield 'nested', nested
     if 'd' in sel:
-        def wide():
+        def wide(prefix):
             cloud = clouds.WideCloud(prefix)
             found = [shapes.Get('d%d_%s' % (n, pol),
                                 shapes.wide_query(n, pol),
@@ -215,61 +220,76 @@ def plan(args, prefix):
         yield 'wide', wide
 
 
-def run_group(target, client, group, steps, args, results):
-    setup = clouds.Setup(client, args.setup_threads)
-    for build, group_shapes in steps:
-        started = time.monotonic()
-        build(setup)
-        took = time.monotonic() - started
-        target.setup_seconds[group] = target.setup_seconds.get(group,
-                                                               0) + took
-        log(args, '[%s] %s cloud built in %.1fs' % (target.label, group,
-                                                    took))
-        for shape in group_shapes:
-            out = shapes.run_shape(client, shape, args.repeat, args.warmup,
-                                   args.max_shape_seconds)
-            for name, series in out.items():
-                summary = stats.summarize(series['samples'])
-                summary['count'] = series['count']
-                summary['error'] = series['error']
-                results[name] = summary
-                log(args, '[%s]   %-28s n=%-4d p50=%s ms items=%s%s' % (
-                    target.label, name, summary['n'],
-                    '-' if summary['p50'] is None else
-                    '%.2f' % summary['p50'], series['count'],
-                    ' (%s)' % series['error'] if series['error'] else ''))
+def _log_series(args, label, name, summary):
+    log(args, '[%s]   %-28s n=%-4d p50=%s ms items=%s%s' % (
+        label, name, summary['n'],
+        '-' if summary['p50'] is None else '%.2f' % summary['p50'],
+        summary['count'],
+        ' (%s)' % summary['error'] if summary['error'] else ''))
 
 
-def run_target(target, args):
-    """Run every selected group against one implementation."""
-    results = {}
+def _begin_group(target, group, args, headers):
+    """Point the target's client at a server for this group: a fresh
+    started server unless --reuse-server, else the given URL."""
+    url = target.url
+    if target.managed:
+        if target.running is None or not args.reuse_server:
+            if target.running is not None:
+                target.running.stop()
+                target.running = None
+            log(args, '[%s] starting server for %s group' % (target.label,
+                                                             group))
+            target.running = target.server(group).start()
+        url = target.running.url
+    if target.client is not None:
+        target.client.close()
+    target.client = bench_client.Client(url, headers, args.timeout)
+
+
+def _build(target, group, build, args):
+    started = time.monotonic()
+    build(clouds.Setup(target.client, args.setup_threads))
+    took = time.monotonic() - started
+    target.setup_seconds[group] = target.setup_seconds.get(group, 0) + took
+    log(args, '[%s] %s cloud built in %.1fs' % (target.label, group, took))
+
+
+def run_all(targets, args):
+    """Run every selected group on every target in lockstep: clouds are
+    built concurrently, then each shape's iterations alternate between
+    the targets so they are timed under the same machine load."""
     headers = headers_of(args)
-    prefix = 'bench-%s' % uuid.uuid4().hex[:8]
-    groups = list(plan(args, prefix))
-    shared = None
+    for target in targets:
+        target.prefix = 'bench-%s' % uuid.uuid4().hex[:8]
     try:
-        for group, make_steps in groups:
-            srv = None
-            url = target.url
-            if target.managed:
-                if shared is None or not args.reuse_server:
-                    if shared is not None:
-                        shared.stop()
-                    log(args, '[%s] starting server for %s group' % (
-                        target.label, group))
-                    shared = target.server(group).start()
-                srv = shared
-                url = srv.url
-            client = bench_client.Client(url, headers, args.timeout)
-            try:
-                run_group(target, client, group, make_steps(), args,
-                          results)
-            finally:
-                client.close()
+        for group, make_steps in plan(args):
+            for target in targets:
+                _begin_group(target, group, args, headers)
+            steps = [make_steps(target.prefix) for target in targets]
+            for index in range(len(steps[0])):
+                clouds.parallel(len(targets), lambda pair: _build(
+                    pair[0], group, pair[1][index][0], args),
+                    list(zip(targets, steps)))
+                for shape_index in range(len(steps[0][index][1])):
+                    runs = [shapes.ShapeRun(
+                        target.client, target_steps[index][1][shape_index],
+                        args.repeat, args.warmup, args.max_shape_seconds)
+                        for target, target_steps in zip(targets, steps)]
+                    outs = shapes.run_interleaved(runs)
+                    for target, out in zip(targets, outs):
+                        for name, series in out.items():
+                            summary = stats.summarize(series['samples'])
+                            summary['count'] = series['count']
+                            summary['error'] = series['error']
+                            target.results[name] = summary
+                            _log_series(args, target.label, name, summary)
     finally:
-        if shared is not None:
-            shared.stop()
-    return results
+        for target in targets:
+            if target.client is not None:
+                target.client.close()
+            if target.running is not None:
+                target.running.stop()
+                target.running = None
 
 
 def targets_of(args):
@@ -286,11 +306,10 @@ def targets_of(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    all_results = {}
-    setup_times = {}
-    for target in targets_of(args):
-        all_results[target.label] = run_target(target, args)
-        setup_times[target.label] = target.setup_seconds
+    targets = targets_of(args)
+    run_all(targets, args)
+    all_results = {t.label: t.results for t in targets}
+    setup_times = {t.label: t.setup_seconds for t in targets}
     if args.baseline_json:
         with open(args.baseline_json) as f:
             saved = json.load(f)

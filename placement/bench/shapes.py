@@ -172,41 +172,66 @@ def rp_shapes(cloud, label):
 SELECTORS = ('a', 'b', 'c', 'd', 'rp', 'w')
 
 
-def run_shape(client, shape, repeat, warmup, budget, progress=None):
-    """Time ``warmup + repeat`` iterations (warm-ups not recorded), stopping
-    early once ``budget`` seconds have passed or an iteration fails.
+class ShapeRun(object):
+    """Times ``warmup + repeat`` iterations of one shape on one client
+    (warm-ups not recorded), stopping early once ``budget`` seconds have
+    passed after the warm-ups or an iteration fails.
 
-    Returns ``{series: {'samples': [...], 'count': n, 'error': str}}``.
+    ``out`` is ``{series: {'samples': [...], 'count': n, 'error': str}}``.
     """
-    out = {name: {'samples': [], 'count': None, 'error': None}
-           for name in shape.series}
-    started = time.monotonic()
-    for i in range(warmup + repeat):
+
+    def __init__(self, client, shape, repeat, warmup, budget):
+        self.client = client
+        self.shape = shape
+        self.total = warmup + repeat
+        self.warmup = warmup
+        self.budget = budget
+        self.i = 0
+        self.started = None
+        self.done = self.total == 0
+        self.out = {name: {'samples': [], 'count': None, 'error': None}
+                    for name in shape.series}
+
+    def step(self):
+        if self.started is None:
+            self.started = time.monotonic()
         try:
-            timings = shape.iterate(client, i)
+            timings = self.shape.iterate(self.client, self.i)
         except ShapeError as exc:
-            _fail(out, str(exc))
-            break
+            return self._stop(str(exc))
         except (socket.timeout, TimeoutError):
-            _fail(out, 'timed out after %ss' % client.timeout)
-            break
+            return self._stop('timed out after %ss' % self.client.timeout)
         except OSError as exc:
-            _fail(out, 'connection error: %s' % exc)
-            break
+            return self._stop('connection error: %s' % exc)
         for name, (elapsed, items) in timings.items():
             if items is not None:
-                out[name]['count'] = items
-            if i >= warmup:
-                out[name]['samples'].append(elapsed)
-        if progress:
-            progress(shape, i)
-        if time.monotonic() - started > budget and i >= warmup:
-            for name in out:
-                out[name]['error'] = 'time budget: stopped early'
-            break
-    return out
+                self.out[name]['count'] = items
+            if self.i >= self.warmup:
+                self.out[name]['samples'].append(elapsed)
+        self.i += 1
+        if self.i >= self.total:
+            self.done = True
+        elif (self.i > self.warmup and
+              time.monotonic() - self.started > self.budget):
+            self._stop('time budget: stopped early')
+
+    def _stop(self, message):
+        for series in self.out.values():
+            series['error'] = message
+        self.done = True
 
 
-def _fail(out, message):
-    for name in out:
-        out[name]['error'] = message
+def run_interleaved(runs):
+    """Step several ShapeRuns in turn (one iteration each, round robin) so
+    implementations compared in one run see the same machine load."""
+    while not all(run.done for run in runs):
+        for run in runs:
+            if not run.done:
+                run.step()
+    return [run.out for run in runs]
+
+
+def run_shape(client, shape, repeat, warmup, budget):
+    """Time one shape on one client; see ShapeRun."""
+    return run_interleaved([ShapeRun(client, shape, repeat, warmup,
+                                     budget)])[0]
