@@ -20,28 +20,29 @@ CONSUMER_TYPE = models.CONSUMER_TYPE
 UNKNOWN_TYPE = 'unknown'
 
 
-def _ensure_names(ctx, table, column, names):
-    """{name: id} for ``names`` in ``table``, inserting missing rows
-    race-free (insert-ignore, then select). On MySQL this must run before
-    the transaction's first consistent read so the select's snapshot
-    includes rows another transaction committed while we waited."""
-    names = sorted(set(n for n in names if n is not None))
-    if not names:
-        return {}
-    db_api.insert_ignore_duplicates(
-        ctx.session, table, [{column: name} for name in names])
-    col = table.c[column]
-    rows = ctx.session.execute(
-        sa.select(col, table.c.id).where(col.in_(names)))
-    return dict(rows.all())
-
-
 def ensure_references(ctx, projects, users, types):
-    """Ensure project, user and consumer-type rows; return three
-    {external id or name: id} maps."""
-    return (_ensure_names(ctx, PROJECT, 'external_id', projects),
-            _ensure_names(ctx, USER, 'external_id', users),
-            _ensure_names(ctx, CONSUMER_TYPE, 'name', types))
+    """Ensure project, user and consumer-type rows race-free and return
+    three {external id or name: id} maps.
+
+    Every insert-ignore runs before the first select: on MySQL the
+    transaction's snapshot starts at its first read, and a row another
+    transaction committed while our insert waited on it must be in that
+    snapshot."""
+    wanted = [(PROJECT, 'external_id', projects), (USER, 'external_id', users),
+              (CONSUMER_TYPE, 'name', types)]
+    wanted = [(table, column, sorted(set(n for n in names if n is not None)))
+              for table, column, names in wanted]
+    for table, column, names in wanted:
+        if names:
+            db_api.insert_ignore_duplicates(
+                ctx.session, table, [{column: name} for name in names])
+    maps = []
+    for table, column, names in wanted:
+        col = table.c[column]
+        maps.append(dict(ctx.session.execute(
+            sa.select(col, table.c.id).where(col.in_(names))).all())
+            if names else {})
+    return tuple(maps)
 
 
 def get_by_uuids(ctx, uuids):
