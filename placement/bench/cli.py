@@ -33,6 +33,13 @@ TARGET_MS = {'a': 25, 'b': 25, 'c': 50, 'c_limit50': 50,
              'd8_none': 100}
 
 
+# Scale defaults; --quick picks the smoke scale. Explicit options win.
+FULL = {'providers': 1000, 'large_providers': 10000, 'trees': 1000,
+        'repeat': 50, 'warmup': 3}
+QUICK = {'providers': 50, 'large_providers': 150, 'trees': 15,
+         'repeat': 5, 'warmup': 1}
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog='python -m placement.bench',
@@ -73,23 +80,24 @@ def parse_args(argv=None):
     g.add_argument('--shapes', default=','.join(shapes.SELECTORS),
                    help='comma list of shape groups among %s (default: all)'
                    % ','.join(shapes.SELECTORS))
-    g.add_argument('--providers', type=int, default=1000,
-                   help='flat compute nodes for shapes a, rp, w')
-    g.add_argument('--large-providers', type=int, default=10000,
-                   help='flat compute nodes for shape b (and rp again)')
-    g.add_argument('--trees', type=int, default=1000,
-                   help='nested 7-provider trees for shape c')
-    g.add_argument('--repeat', type=int, default=50,
-                   help='timed iterations per shape')
-    g.add_argument('--warmup', type=int, default=3,
-                   help='untimed iterations before each shape')
+    g.add_argument('--providers', type=int,
+                   help='flat compute nodes for shapes a, rp, w (1000)')
+    g.add_argument('--large-providers', type=int,
+                   help='flat compute nodes for shape b (and rp again) '
+                   '(10000)')
+    g.add_argument('--trees', type=int,
+                   help='nested 7-provider trees for shape c (1000)')
+    g.add_argument('--repeat', type=int,
+                   help='timed iterations per shape (50)')
+    g.add_argument('--warmup', type=int,
+                   help='untimed iterations before each shape (3)')
     g.add_argument('--max-shape-seconds', type=float, default=60.0,
                    help='stop a shape after this long (after warm-up)')
     g.add_argument('--setup-threads', type=int, default=4,
                    help='parallel setup requests')
     g.add_argument('--quick', action='store_true',
-                   help='smoke scale (well under a minute): 50/150 '
-                   'providers, 15 trees, 5 repeats')
+                   help='smoke scale: %s' % ', '.join(
+                       '%s=%s' % kv for kv in sorted(QUICK.items())))
     g.add_argument('--reuse-server', action='store_true',
                    help='with a started server, keep one server for all '
                    'groups instead of a fresh one per group')
@@ -102,9 +110,10 @@ def parse_args(argv=None):
                    'config and SQLite file (e.g. /dev/shm)')
     g.add_argument('-q', '--quiet', action='store_true')
     args = p.parse_args(argv)
-    if args.quick:
-        args.providers, args.large_providers = 50, 150
-        args.trees, args.repeat, args.warmup = 15, 5, 1
+    scale = QUICK if args.quick else FULL
+    for name, value in scale.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     wanted = [s.strip() for s in args.shapes.split(',') if s.strip()]
     unknown = set(wanted) - set(shapes.SELECTORS)
     if unknown:
