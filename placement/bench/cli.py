@@ -239,7 +239,8 @@ def _log_series(args, label, name, summary):
 
 def _begin_group(target, group, args, headers):
     """Point the target's client at a server for this group: a fresh
-    started server unless --reuse-server, else the given URL."""
+    started server unless --reuse-server, else the given URL.
+    """
     url = target.url
     if target.managed:
         if target.running is None or not args.reuse_server:
@@ -266,7 +267,8 @@ def _build(target, group, build, args):
 def run_all(targets, args):
     """Run every selected group on every target in lockstep: clouds are
     built concurrently, then each shape's iterations alternate between
-    the targets so they are timed under the same machine load."""
+    the targets so they are timed under the same machine load.
+    """
     headers = headers_of(args)
     for target in targets:
         target.prefix = 'bench-%s' % uuid.uuid4().hex[:8]

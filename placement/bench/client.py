@@ -95,7 +95,8 @@ class Client(object):
     def call(self, method, path, body=None, expect=(200, 201, 204),
              headers=None):
         """Send a request, check the status, return the decoded JSON body
-        (None when empty)."""
+        (None when empty).
+        """
         status, data, _elapsed = self.raw(method, path, body, headers)
         if status not in expect:
             raise HTTPError(method, path, status,

@@ -45,7 +45,8 @@ class Setup(object):
     def provider(self, name, parent=None, inventories=None, traits=None,
                  aggregates=None):
         """Create one provider and give it inventory, traits and
-        aggregates; return its uuid and final generation."""
+        aggregates; return its uuid and final generation.
+        """
         rp_uuid = str(uuid.uuid4())
         body = {'name': name, 'uuid': rp_uuid}
         if parent:
@@ -76,7 +77,8 @@ class Setup(object):
 
 def claim_body(allocations):
     """Body of a first PUT /allocations/{c} at 1.38+; ``allocations`` maps
-    provider uuid -> {RC: amount}."""
+    provider uuid -> {RC: amount}.
+    """
     return {
         'allocations': {rp: {'resources': res}
                         for rp, res in allocations.items()},
@@ -196,7 +198,8 @@ class NestedCloud(object):
 
 class WideCloud(object):
     """One root with ``children`` identical children, each holding one
-    unit of CUSTOM_X: the combinatorial worst case for granular groups."""
+    unit of CUSTOM_X: the combinatorial worst case for granular groups.
+    """
 
     def __init__(self, prefix, children=8):
         self.prefix = prefix

@@ -26,7 +26,8 @@ class ShapeError(Exception):
 
 def describe(status, data, what=None):
     """One short line for an unexpected answer: the status and the JSON
-    error detail (or the text with markup and whitespace squeezed)."""
+    error detail (or the text with markup and whitespace squeezed).
+    """
     text = data.decode('utf-8', 'replace')
     try:
         text = json.loads(text)['errors'][0]['detail']
@@ -109,7 +110,8 @@ class ProviderCreateDelete(object):
 
 class InventoryUpdate(object):
     """PUT /resource_providers/{u}/inventories/VCPU on a provider nothing
-    else writes, chaining the generation from each answer."""
+    else writes, chaining the generation from each answer.
+    """
 
     def __init__(self, cloud):
         self.cloud = cloud
@@ -223,7 +225,8 @@ class ShapeRun(object):
 
 def run_interleaved(runs):
     """Step several ShapeRuns in turn (one iteration each, round robin) so
-    implementations compared in one run see the same machine load."""
+    implementations compared in one run see the same machine load.
+    """
     while not all(run.done for run in runs):
         for run in runs:
             if not run.done:

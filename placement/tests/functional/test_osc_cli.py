@@ -82,7 +82,8 @@ class OSCTestCase(testtools.TestCase):
     def run_batch(self, *commands):
         """Run commands in one interactive CLI process; return a Result per
         command. Auth comes from the equivalent OS_* environment variables
-        (interactive mode would read command-line options as commands)."""
+        (interactive mode would read command-line options as commands).
+        """
         lines = []
         for i, command in enumerate(commands):
             marker = '@@%d@@' % i
