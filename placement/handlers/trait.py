@@ -98,7 +98,10 @@ def put_trait(req):
             'The trait is invalid. A valid trait must be no longer than 255 '
             'characters, start with the prefix "CUSTOM_" and use following '
             'characters: "A"-"Z", "0"-"9" and "_"')
-    row, created = trait_obj.ensure(ctx, name)
+    try:
+        row, created = trait_obj.ensure(ctx, name)
+    except exception.ConcurrentUpdateDetected as exc:
+        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
     resp = util.empty_response(
         201 if created else 204,
         headers=[('Location', _trait_location(req, name))])
@@ -119,6 +122,8 @@ def delete_trait(req):
         raise errors.bad_request(str(exc))
     except trait_obj.TraitInUse as exc:
         raise errors.conflict(str(exc))
+    except exception.ConcurrentUpdateDetected as exc:
+        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
     return util.empty_response(204)
 
 

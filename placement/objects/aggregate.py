@@ -71,6 +71,7 @@ def _replace(ctx, rp_id, generation, agg_ids):
     return new_generation
 
 
+@exception.db_races_as_conflict()
 def set_for_provider(ctx, rp_id, uuids, generation=None):
     """Make ``uuids`` the provider's aggregates. With ``generation``
     (≥1.19) it is compare-and-set bumped (always, even if unchanged) in

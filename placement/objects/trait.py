@@ -102,6 +102,7 @@ def _insert(ctx, name):
     ctx.session.execute(sa.insert(models.TRAIT).values(name=name))
 
 
+@exception.db_races_as_conflict()
 def ensure(ctx, name):
     """Create trait ``name`` unless it exists: (row, created). Racing
     creators agree: the loser of the insert sees it as existing."""
@@ -126,6 +127,7 @@ def _delete_unused(ctx, trait_id):
         .where(unused)).rowcount
 
 
+@exception.db_races_as_conflict()
 def delete(ctx, name):
     """Delete a custom trait; TraitNotFound, TraitCannotDeleteStandard, or
     TraitInUse (also when a provider gained it concurrently: the foreign
