@@ -1,0 +1,208 @@
+"""DB-level tests of the claim (objects/allocation.py) on every backend:
+generations, lifecycle, retries on provider races and deadlocks, and the
+compare-and-set protections a real race would hit."""
+
+from unittest import mock
+import uuid
+
+from oslo_db import exception as db_exc
+import sqlalchemy as sa
+
+from placement.db import models
+from placement import exception
+from placement.objects import allocation as alloc_obj
+from placement.objects import consumer as consumer_obj
+from placement.objects import resource_provider as rp_obj
+from placement.objects import usage as usage_obj
+from placement.tests import fixtures
+
+
+class _Base(object):
+
+    def setUp(self):
+        super().setUp()
+        self.rp_uuid, self.rp_id = self.make_provider(total=10)
+
+    def make_provider(self, total):
+        rp_uuid = str(uuid.uuid4())
+        with self.db.engine.begin() as conn:
+            rp_id = conn.execute(sa.insert(models.RP).values(
+                uuid=rp_uuid, name=rp_uuid, generation=0)
+            ).inserted_primary_key[0]
+            conn.execute(sa.insert(models.INV).values(
+                resource_provider_id=rp_id, resource_class_id=0,
+                total=total, reserved=0, min_unit=1, max_unit=total,
+                step_size=1, allocation_ratio=1.0))
+        return rp_uuid, rp_id
+
+    def request(self, consumer, amount, generation=alloc_obj.UNCHECKED,
+                rp_uuid=None, **kw):
+        allocations = {rp_uuid or self.rp_uuid: {'VCPU': amount}} \
+            if amount else {}
+        return alloc_obj.ConsumerRequest(consumer, 'p', 'u', allocations,
+                                         generation=generation, **kw)
+
+    def consumers(self):
+        with self.db.engine.connect() as conn:
+            return {r.uuid: r.generation for r in
+                    conn.execute(sa.select(models.CONSUMER))}
+
+    def rp_generation(self):
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(models.RP.c.generation).where(
+                models.RP.c.id == self.rp_id)).scalar()
+
+
+class _ClaimTests(_Base):
+    """Logic that does not depend on the backend (SQLite only)."""
+
+    def test_new_consumer_written_at_generation_one(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
+        self.assertEqual({consumer: 1}, self.consumers())
+        self.assertEqual(1, self.rp_generation())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 3, 1)])
+        self.assertEqual({consumer: 2}, self.consumers())
+        self.assertEqual({'VCPU': 3},
+                         usage_obj.provider_usages(self.ctx, self.rp_id))
+
+    def test_emptied_consumer_deleted_in_the_same_write(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 0, 1)])
+        self.assertEqual({}, self.consumers())
+        # Clearing bumps the provider left.
+        self.assertEqual(2, self.rp_generation())
+
+    def test_failed_first_write_leaves_nothing(self):
+        consumer = str(uuid.uuid4())
+        self.assertRaises(alloc_obj.InvalidAllocation, alloc_obj.replace_all,
+                          self.ctx, [self.request(consumer, 11, None)])
+        self.assertEqual({}, self.consumers())
+        self.assertEqual(0, self.rp_generation())
+        with self.db.engine.connect() as conn:
+            self.assertEqual([], conn.execute(
+                sa.select(models.PROJECT)).all())
+
+    def test_provider_race_retried_with_fresh_reads(self):
+        real = rp_obj.increment_generation
+        calls = []
+
+        def flaky(ctx, rp_id, expected):
+            calls.append(expected)
+            if len(calls) < 3:
+                raise exception.ResourceProviderConcurrentUpdateDetected()
+            return real(ctx, rp_id, expected)
+
+        consumer = str(uuid.uuid4())
+        with mock.patch.object(rp_obj, 'increment_generation', flaky):
+            alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
+        self.assertEqual(3, len(calls))
+        self.assertEqual({consumer: 1}, self.consumers())
+
+    def test_provider_races_exhaust_the_retries(self):
+        self.conf.set_override('allocation_conflict_retry_count', 2,
+                               group='placement')
+        consumer = str(uuid.uuid4())
+        with mock.patch.object(
+                rp_obj, 'increment_generation', side_effect=(
+                    exception.ResourceProviderConcurrentUpdateDetected())
+        ) as cas:
+            exc = self.assertRaises(
+                alloc_obj.RetriesExhausted, alloc_obj.replace_all, self.ctx,
+                [self.request(consumer, 2, None)])
+        self.assertEqual(3, cas.call_count)
+        self.assertEqual(self.rp_uuid, exc.rp_uuid)
+        self.assertEqual(0, exc.seen)
+        self.assertEqual({}, self.consumers())
+
+    def test_deadlock_retried(self):
+        real = rp_obj.increment_generation
+        calls = []
+
+        def deadlocking(ctx, rp_id, expected):
+            calls.append(expected)
+            if len(calls) == 1:
+                raise db_exc.DBDeadlock()
+            return real(ctx, rp_id, expected)
+
+        with mock.patch.object(rp_obj, 'increment_generation', deadlocking):
+            alloc_obj.replace_all(
+                self.ctx, [self.request(str(uuid.uuid4()), 1, None)])
+        self.assertEqual(2, len(calls))
+
+    def test_consumer_generation_conflict_is_not_retried(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
+        with mock.patch.object(consumer_obj, 'get_by_uuids',
+                               wraps=consumer_obj.get_by_uuids) as read:
+            exc = self.assertRaises(
+                alloc_obj.ConsumerGenerationConflict, alloc_obj.replace_all,
+                self.ctx, [self.request(consumer, 3, None)])
+        self.assertEqual(1, read.call_count)
+        self.assertEqual((None, 1), (exc.sent, exc.current))
+
+    def test_delete_removes_consumer_without_bumping(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
+        alloc_obj.delete_for_consumer(self.ctx, consumer)
+        self.assertEqual({}, self.consumers())
+        self.assertEqual(1, self.rp_generation())
+        self.assertRaises(exception.NotFound, alloc_obj.delete_for_consumer,
+                          self.ctx, consumer)
+
+
+class _BackendClaimTests(_Base):
+    """What each database must enforce itself: unique keys, row CAS,
+    portable GROUP BY."""
+
+    def test_stale_consumer_read_fails_its_compare_and_set(self):
+        # Below 1.28 nobody sends a generation, yet a writer that read
+        # the consumer before another writer committed must not win.
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 2)])
+        real = consumer_obj.get_by_uuids
+
+        def stale(ctx, uuids):
+            rows = real(ctx, uuids)
+            return {k: mock.Mock(id=v.id, generation=v.generation - 1)
+                    for k, v in rows.items()}
+
+        with mock.patch.object(consumer_obj, 'get_by_uuids', stale):
+            exc = self.assertRaises(
+                alloc_obj.ConsumerRace, alloc_obj.replace_all, self.ctx,
+                [self.request(consumer, 3)])
+        self.assertEqual(consumer, exc.consumer_uuid)
+        self.assertEqual({consumer: 1}, self.consumers())
+
+    def test_concurrent_creation_hits_the_unique_key(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
+        with mock.patch.object(consumer_obj, 'get_by_uuids',
+                               return_value={}):
+            exc = self.assertRaises(
+                alloc_obj.ConsumerRace, alloc_obj.replace_all, self.ctx,
+                [self.request(consumer, 3, None)])
+        self.assertEqual(consumer, exc.consumer_uuid)
+        self.assertEqual({consumer: 1}, self.consumers())
+        self.assertEqual(
+            1, consumer_obj.current_generation(self.ctx, consumer))
+
+    def test_usages_by_type_group_by_is_portable(self):
+        for i, ctype in enumerate(['INSTANCE', 'INSTANCE', None]):
+            alloc_obj.replace_all(self.ctx, [self.request(
+                str(uuid.uuid4()), i + 1, None, consumer_type=ctype)])
+        self.assertEqual(
+            {'INSTANCE': {'consumer_count': 2, 'VCPU': 3},
+             'unknown': {'consumer_count': 1, 'VCPU': 3}},
+            usage_obj.usages_by_consumer_type(self.ctx, 'p'))
+        self.assertEqual(
+            {'all': {'consumer_count': 3, 'VCPU': 6}},
+            usage_obj.usages_by_consumer_type(self.ctx, 'p', 'u', 'all'))
+        self.assertEqual({}, usage_obj.usages_by_consumer_type(
+            self.ctx, 'p', None, 'MIGRATION'))
+        self.assertEqual({'VCPU': 6}, usage_obj.total_usages(self.ctx, 'p'))
+
+
+fixtures.for_each_backend(globals(), _ClaimTests, backends=('sqlite',))
+fixtures.for_each_backend(globals(), _BackendClaimTests)
