@@ -111,9 +111,19 @@ class _Inventory(_Base):
                          self.inventory(rp))
         self.assertEqual(2, self.generation(rp))
 
-    def test_stale_generation_changes_nothing(self):
+    def test_refused_writes_change_nothing(self):
         rp = self.provider()
-        inv_obj.replace_all(self.ctx, rp, 0, {VCPU: record(8)})
+        # Missing inventory: the generation bump is rolled back.
+        self.assertRaises(inv_obj.InventoryNotFound,
+                          inv_obj.update_one, self.ctx, rp, 0, VCPU,
+                          record(1))
+        self.assertRaises(inv_obj.InventoryNotFound,
+                          inv_obj.delete_one, self.ctx, rp, 0, VCPU)
+        self.assertEqual(0, self.generation(rp))
+        inv_obj.add(self.ctx, rp, 0, VCPU, record(8))
+        self.assertRaises(inv_obj.InventoryExists,
+                          inv_obj.add, self.ctx, rp, 1, VCPU, record(4))
+        # Stale generation.
         for write in (
                 lambda: inv_obj.replace_all(self.ctx, rp, 0, {}),
                 lambda: inv_obj.update_one(self.ctx, rp, 0, VCPU, record(1)),
@@ -138,22 +148,6 @@ class _Inventory(_Base):
                           inv_obj.delete_one, self.ctx, rp, 1, VCPU)
         self.assertEqual(1, self.generation(rp))
         self.assertEqual(2, len(self.inventory(rp)))
-
-    def test_missing_inventory_rolls_back_the_bump(self):
-        rp = self.provider()
-        self.assertRaises(inv_obj.InventoryNotFound,
-                          inv_obj.update_one, self.ctx, rp, 0, VCPU,
-                          record(1))
-        self.assertRaises(inv_obj.InventoryNotFound,
-                          inv_obj.delete_one, self.ctx, rp, 0, VCPU)
-        self.assertEqual(0, self.generation(rp))
-
-    def test_add_existing_class(self):
-        rp = self.provider()
-        inv_obj.add(self.ctx, rp, 0, VCPU, record(8))
-        self.assertRaises(inv_obj.InventoryExists,
-                          inv_obj.add, self.ctx, rp, 1, VCPU, record(4))
-        self.assertEqual(1, self.generation(rp))
 
     def test_race_replace_all(self):
         rp = self.provider()
