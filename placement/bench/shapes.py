@@ -177,7 +177,7 @@ SELECTORS = ('a', 'b', 'c', 'd', 'rp', 'w')
 class ShapeRun(object):
     """Times ``warmup + repeat`` iterations of one shape on one client
     (warm-ups not recorded), stopping early once ``budget`` seconds have
-    passed after the warm-ups or an iteration fails.
+    passed (with at least one timed iteration) or an iteration fails.
 
     ``out`` is ``{series: {'samples': [...], 'count': n, 'error': str}}``.
     """
@@ -213,9 +213,13 @@ class ShapeRun(object):
         self.i += 1
         if self.i >= self.total:
             self.done = True
-        elif (self.i > self.warmup and
-              time.monotonic() - self.started > self.budget):
-            self._stop('time budget: stopped early')
+        elif time.monotonic() - self.started > self.budget:
+            if self.i > self.warmup:
+                self._stop('time budget: stopped early')
+            else:
+                # Slow shape: skip the other warm-ups, time one iteration.
+                self.warmup = self.i
+                self.total = self.i + 1
 
     def _stop(self, message):
         for series in self.out.values():
