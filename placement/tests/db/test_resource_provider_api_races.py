@@ -1,0 +1,133 @@
+"""Provider and resource-class writes racing through the WSGI app on every
+backend: racing creators get one success and 409s (never a 500), and
+concurrent re-parenting leaves every provider with its true root."""
+
+import json
+import threading
+import uuid
+
+import sqlalchemy as sa
+import webob
+
+from placement.db import models
+from placement import deploy
+from placement.tests import fixtures
+
+RACERS = 6
+
+
+class _ApiRaces(object):
+
+    def setUp(self):
+        super().setUp()
+        self.app = deploy.loadapp(self.conf)
+
+    def call(self, method, path, body=None, version='latest'):
+        req = webob.Request.blank(path, method=method)
+        req.headers['x-auth-token'] = 'admin'
+        req.headers['OpenStack-API-Version'] = 'placement %s' % version
+        if body is not None:
+            req.body = json.dumps(body).encode()
+            req.content_type = 'application/json'
+        resp = req.get_response(self.app)
+        data = json.loads(resp.body) if resp.body else None
+        return resp.status_int, data
+
+    def race(self, funcs):
+        barrier = threading.Barrier(len(funcs))
+        results = [None] * len(funcs)
+
+        def run(index, func):
+            barrier.wait()
+            try:
+                results[index] = func()
+            except Exception as exc:  # re-raised in the main thread
+                results[index] = exc
+
+        threads = [threading.Thread(target=run, args=(i, f))
+                   for i, f in enumerate(funcs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def test_same_provider_name(self):
+        def create():
+            return self.call('POST', '/resource_providers',
+                             {'name': 'racer', 'uuid': str(uuid.uuid4())})
+        results = self.race([create] * RACERS)
+        statuses = sorted(status for status, _data in results)
+        self.assertEqual([200] + [409] * (RACERS - 1), statuses, results)
+        status, data = self.call('GET', '/resource_providers?name=racer')
+        self.assertEqual(1, len(data['resource_providers']))
+
+    def test_same_provider_uuid(self):
+        rp_uuid = str(uuid.uuid4())
+
+        def create(index):
+            return lambda: self.call('POST', '/resource_providers',
+                                     {'name': 'racer%d' % index,
+                                      'uuid': rp_uuid}, version='1.19')
+        results = self.race([create(i) for i in range(RACERS)])
+        statuses = sorted(status for status, _data in results)
+        self.assertEqual([201] + [409] * (RACERS - 1), statuses, results)
+
+    def test_same_resource_class(self):
+        def post():
+            return self.call('POST', '/resource_classes',
+                             {'name': 'CUSTOM_RACER'})
+
+        def put():
+            return self.call('PUT', '/resource_classes/CUSTOM_OTHER')
+        results = self.race([post] * RACERS + [put] * RACERS)
+        posts = sorted(s for s, _d in results[:RACERS])
+        puts = sorted(s for s, _d in results[RACERS:])
+        self.assertEqual([201] + [409] * (RACERS - 1), posts, results)
+        self.assertEqual([201] + [204] * (RACERS - 1), puts, results)
+
+    def test_reparenting(self):
+        def create(name, parent=None):
+            body = {'name': name}
+            if parent:
+                body['parent_provider_uuid'] = parent
+            return self.call('POST', '/resource_providers', body)[1]['uuid']
+
+        roots = [create('root%d' % i) for i in range(3)]
+        mids = [create('mid%d' % i, roots[i]) for i in range(3)]
+        for i in range(3):
+            create('leaf%d' % i, mids[i])
+
+        def move(name, rp_uuid, parent):
+            return lambda: self.call(
+                'PUT', '/resource_providers/%s' % rp_uuid,
+                {'name': name, 'parent_provider_uuid': parent})
+
+        results = self.race([
+            move('mid0', mids[0], roots[1]),
+            move('mid1', mids[1], mids[2]),
+            move('mid2', mids[2], mids[0]),
+            move('root0', roots[0], mids[1]),
+            move('root2', roots[2], None),
+            move('mid1', mids[1], None),
+        ])
+        for status, data in results:
+            self.assertIn(status, (200, 400, 409), data)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(sa.select(
+                models.RP.c.id, models.RP.c.parent_provider_id,
+                models.RP.c.root_provider_id)).all()
+        by_id = {r.id: r for r in rows}
+        for row in rows:
+            seen, top = set(), row
+            while top.parent_provider_id is not None:
+                self.assertNotIn(top.id, seen, 'loop at %s' % row.id)
+                seen.add(top.id)
+                top = by_id[top.parent_provider_id]
+            self.assertEqual(top.id, row.root_provider_id)
+
+
+fixtures.for_each_backend(globals(), _ApiRaces)
