@@ -1,0 +1,98 @@
+"""Inventory, trait and aggregate writes racing through the WSGI app on
+every backend: writers sending the same provider generation get exactly
+one success and 409 ``placement.concurrent_update`` for the rest (never a
+500), and the final state is the winner's."""
+
+import json
+import threading
+import uuid
+
+import webob
+
+from placement import deploy
+from placement.tests import fixtures
+
+RACERS = 6
+
+
+class _ApiRaces(object):
+
+    def setUp(self):
+        super().setUp()
+        self.app = deploy.loadapp(self.conf)
+
+    def call(self, method, path, body=None):
+        req = webob.Request.blank(path, method=method)
+        req.headers['x-auth-token'] = 'admin'
+        req.headers['OpenStack-API-Version'] = 'placement latest'
+        if body is not None:
+            req.body = json.dumps(body).encode()
+            req.content_type = 'application/json'
+        resp = req.get_response(self.app)
+        return resp.status_int, json.loads(resp.body) if resp.body else None
+
+    def race(self, method, path, bodies):
+        """Send one request per body at once; [(status, data)]."""
+        barrier = threading.Barrier(len(bodies))
+        results = [None] * len(bodies)
+
+        def run(index, body):
+            barrier.wait()
+            results[index] = self.call(method, path, body)
+
+        threads = [threading.Thread(target=run, args=(i, b))
+                   for i, b in enumerate(bodies)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return results
+
+    def assertOneWins(self, results):
+        statuses = sorted(status for status, _data in results)
+        self.assertEqual([200] + [409] * (len(results) - 1), statuses,
+                         results)
+        for status, data in results:
+            if status == 409:
+                self.assertEqual('placement.concurrent_update',
+                                 data['errors'][0]['code'])
+        return [data for status, data in results if status == 200][0]
+
+    def test_racing_writes_of_one_provider(self):
+        rp = str(uuid.uuid4())
+        status, _data = self.call('POST', '/resource_providers',
+                                  {'name': 'racer', 'uuid': rp})
+        self.assertEqual(200, status)
+        base = '/resource_providers/%s' % rp
+
+        won = self.assertOneWins(self.race(
+            'PUT', base + '/inventories',
+            [{'resource_provider_generation': 0,
+              'inventories': {'VCPU': {'total': n + 1}}}
+             for n in range(RACERS)]))
+        self.assertEqual(1, won['resource_provider_generation'])
+        _status, data = self.call('GET', base + '/inventories')
+        self.assertEqual(won['inventories']['VCPU']['total'],
+                         data['inventories']['VCPU']['total'])
+
+        for n in range(RACERS):
+            self.call('PUT', '/traits/CUSTOM_RACE_%d' % n)
+        won = self.assertOneWins(self.race(
+            'PUT', base + '/traits',
+            [{'resource_provider_generation': 1,
+              'traits': ['CUSTOM_RACE_%d' % n]} for n in range(RACERS)]))
+        self.assertEqual(2, won['resource_provider_generation'])
+        _status, data = self.call('GET', base + '/traits')
+        self.assertEqual(won['traits'], data['traits'])
+
+        won = self.assertOneWins(self.race(
+            'PUT', base + '/aggregates',
+            [{'resource_provider_generation': 2,
+              'aggregates': [str(uuid.uuid4())]} for n in range(RACERS)]))
+        self.assertEqual(3, won['resource_provider_generation'])
+        _status, data = self.call('GET', base + '/aggregates')
+        self.assertEqual(won['aggregates'], data['aggregates'])
+        self.assertEqual(3, data['resource_provider_generation'])
+
+
+fixtures.for_each_backend(globals(), _ApiRaces)
