@@ -84,7 +84,10 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
     def conditions(root):
         conds = []
         for group in request.groups:
-            if not group.granular and group.in_tree_root is not None:
+            if (not group.granular and group.in_tree_root is not None and
+                    share_aggs is None):
+                # (A sharing provider of that tree may serve the group
+                # for another anchor.)
                 conds.append(root.c.id == group.in_tree_root)
         for tid in sorted(request.root_required):
             conds.append(research.has_trait_clause(root, {tid}))

@@ -36,7 +36,7 @@ def _used(inv):
     return sa.select(sa.func.coalesce(sa.func.sum(ALLOC.c.used), 0)).where(
         ALLOC.c.resource_provider_id == inv.c.resource_provider_id,
         ALLOC.c.resource_class_id == inv.c.resource_class_id,
-    ).scalar_subquery()
+    ).correlate_except(ALLOC).scalar_subquery()
 
 
 def fits_clause(p, rc, amount, exact=True):
@@ -49,21 +49,22 @@ def fits_clause(p, rc, amount, exact=True):
     if exact:
         conds += [inv.c.min_unit <= amount, inv.c.max_unit >= amount,
                   sa.literal(amount) % inv.c.step_size == 0]
-    return sa.select(1).select_from(inv).where(*conds).exists()
+    return sa.select(1).select_from(inv).where(*conds).correlate_except(
+        inv).exists()
 
 
 def has_trait_clause(p, trait_ids):
     t = RP_TRAIT.alias()
     return sa.select(1).select_from(t).where(
         t.c.resource_provider_id == p.c.id,
-        t.c.trait_id.in_(sorted(trait_ids))).exists()
+        t.c.trait_id.in_(sorted(trait_ids))).correlate_except(t).exists()
 
 
 def in_aggs_clause(p, agg_ids):
     a = RP_AGG.alias()
     return sa.select(1).select_from(a).where(
         a.c.resource_provider_id == p.c.id,
-        a.c.aggregate_id.in_(sorted(agg_ids))).exists()
+        a.c.aggregate_id.in_(sorted(agg_ids))).correlate_except(a).exists()
 
 
 def tree_has(root, build):
@@ -71,7 +72,8 @@ def tree_has(root, build):
     conditions (a list)."""
     p = RP.alias()
     return sa.select(1).select_from(p).where(
-        p.c.root_provider_id == root.c.id, *build(p)).exists()
+        p.c.root_provider_id == root.c.id, *build(p)).correlate_except(
+        p).exists()
 
 
 def is_nested(ctx):
