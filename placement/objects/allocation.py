@@ -167,8 +167,9 @@ def run_with_retries(ctx, func, *args):
             last = exc
             LOG.debug('Retrying allocation write (attempt %d): %s',
                       attempt + 1, exc)
-            # A little jitter keeps racers from colliding again in step.
-            time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+            if attempt < retries:
+                # A little jitter keeps racers from colliding in step.
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise RetriesExhausted(getattr(last, 'rp_uuid', None),
                            getattr(last, 'seen', None))
 
