@@ -8,8 +8,6 @@ loaded providers (for summaries) and trait names.
 
 import random
 
-import sqlalchemy as sa
-
 from placement.db import api as db_api
 from placement.objects import candidate_engine as engine
 from placement.objects import research_context as research
@@ -44,13 +42,15 @@ def _unsuffixed_clauses(group, p, root):
     sharing providers), for one of its classes."""
     conds = []
     if group.forbidden:
-        conds.append(~research.has_trait_clause(p, group.forbidden))
+        conds.append(research.not_(
+            research.has_trait_clause(p, group.forbidden)))
     for aggs in group.member_of:
-        conds.append(research.in_aggs_clause(p, aggs) |
-                     research.in_aggs_clause(root, aggs))
+        conds.append(research.or_(research.in_aggs_clause(p, aggs),
+                                  research.in_aggs_clause(root, aggs)))
     if group.forbidden_aggs:
-        conds.append(~(research.in_aggs_clause(p, group.forbidden_aggs) |
-                       research.in_aggs_clause(root, group.forbidden_aggs)))
+        conds.append(research.not_(research.or_(
+            research.in_aggs_clause(p, group.forbidden_aggs),
+            research.in_aggs_clause(root, group.forbidden_aggs))))
     return conds
 
 
@@ -60,13 +60,15 @@ def _granular_clauses(group, p):
     for term in group.required:
         conds.append(research.has_trait_clause(p, term))
     if group.forbidden:
-        conds.append(~research.has_trait_clause(p, group.forbidden))
+        conds.append(research.not_(
+            research.has_trait_clause(p, group.forbidden)))
     for aggs in group.member_of:
         conds.append(research.in_aggs_clause(p, aggs))
     if group.forbidden_aggs:
-        conds.append(~research.in_aggs_clause(p, group.forbidden_aggs))
+        conds.append(research.not_(
+            research.in_aggs_clause(p, group.forbidden_aggs)))
     if group.in_tree_root is not None:
-        conds.append(p.c.root_provider_id == group.in_tree_root)
+        conds.append(research.in_tree_clause(p, group.in_tree_root))
     return conds
 
 
@@ -78,7 +80,7 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
     def in_tree(root, build):
         if not nested:
             # Every tree is its root alone.
-            return sa.and_(*build(root))
+            return research.and_(build(root))
         return research.tree_has(root, build)
 
     def conditions(root):
@@ -88,12 +90,12 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
                     share_aggs is None):
                 # (A sharing provider of that tree may serve the group
                 # for another anchor.)
-                conds.append(root.c.id == group.in_tree_root)
+                conds.append(research.is_root_clause(root, group.in_tree_root))
         for tid in sorted(request.root_required):
             conds.append(research.has_trait_clause(root, {tid}))
         if request.root_forbidden:
-            conds.append(
-                ~research.has_trait_clause(root, request.root_forbidden))
+            conds.append(research.not_(
+                research.has_trait_clause(root, request.root_forbidden)))
         if share_aggs is None:
             for group in request.groups:
                 if group.granular:
@@ -114,9 +116,9 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
             own = in_tree(root, lambda p, rc=rc, a=amount:
                           [research.fits_clause(p, rc, a, exact=False)])
             if share_aggs.get(rc):
-                own = own | in_tree(
+                own = research.or_(own, in_tree(
                     root, lambda p, aggs=share_aggs[rc]:
-                    [research.in_aggs_clause(p, aggs)])
+                    [research.in_aggs_clause(p, aggs)]))
             conds.append(own)
         for group in request.groups:
             if not group.resources:

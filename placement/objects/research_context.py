@@ -5,6 +5,10 @@ A handful of queries, never one per provider:
 * ``root_scan`` pages through the roots of trees that can possibly
   satisfy the request (necessary conditions evaluated in SQL with
   correlated EXISTS, so a LIMIT stops the scan early);
+
+Statements are built as SQL text with inlined integer ids: building
+SQLAlchemy expression trees with many aliases cost more than running
+the queries. Everything used is portable (SQLite, MySQL, PostgreSQL).
 * ``load_trees`` reads providers, inventories with usage, traits and
   aggregates of whole trees at once;
 * ``sharing_provider_roots`` finds sharing providers that could lend a
@@ -31,70 +35,96 @@ SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 MAX_IN = 500
 
 
-def _used(inv):
-    """Correlated current usage of the inventory row ``inv``."""
-    return sa.select(sa.func.coalesce(sa.func.sum(ALLOC.c.used), 0)).where(
-        ALLOC.c.resource_provider_id == inv.c.resource_provider_id,
-        ALLOC.c.resource_class_id == inv.c.resource_class_id,
-    ).correlate_except(ALLOC).scalar_subquery()
+def _ids(ids):
+    """An SQL list of integer ids (inlined: they are our own integers,
+    and literal lists keep statements cheap to build and plan)."""
+    return ', '.join(str(int(i)) for i in sorted(ids)) or 'NULL'
+
+
+def _text(sql):
+    return sa.text(sql)
+
+
+# SQL fragments are plain strings over table aliases: ``r`` the anchor
+# root, ``p`` a provider of its tree; inner subqueries use their own.
+
+def not_(clause):
+    return 'NOT %s' % clause
+
+
+def or_(*clauses):
+    return '(%s)' % ' OR '.join(clauses)
+
+
+def and_(clauses):
+    return '(%s)' % ' AND '.join(clauses) if clauses else '1 = 1'
+
+
+_USED = ('(SELECT COALESCE(SUM(a.used), 0) FROM allocations a '
+         'WHERE a.resource_provider_id = i.resource_provider_id '
+         'AND a.resource_class_id = i.resource_class_id)')
 
 
 def fits_clause(p, rc, amount, exact=True):
     """Provider ``p`` has room for ``amount`` of ``rc`` (and, when
     ``exact``, the amount respects min_unit/max_unit/step_size)."""
-    inv = INV.alias()
-    conds = [inv.c.resource_provider_id == p.c.id,
-             inv.c.resource_class_id == rc,
-             _used(inv) + amount <= inv_obj.capacity_expr(inv)]
+    amount = int(amount)
+    sql = ('EXISTS (SELECT 1 FROM inventories i '
+           'WHERE i.resource_provider_id = %s.id '
+           'AND i.resource_class_id = %d '
+           'AND %s + %d <= (i.total - i.reserved) * i.allocation_ratio' %
+           (p, int(rc), _USED, amount))
     if exact:
-        conds += [inv.c.min_unit <= amount, inv.c.max_unit >= amount,
-                  sa.literal(amount) % inv.c.step_size == 0]
-    return sa.select(1).select_from(inv).where(*conds).correlate_except(
-        inv).exists()
+        sql += (' AND i.min_unit <= %d AND i.max_unit >= %d '
+                'AND %d %% i.step_size = 0' % (amount, amount, amount))
+    return sql + ')'
 
 
 def has_trait_clause(p, trait_ids):
-    t = RP_TRAIT.alias()
-    return sa.select(1).select_from(t).where(
-        t.c.resource_provider_id == p.c.id,
-        t.c.trait_id.in_(sorted(trait_ids))).correlate_except(t).exists()
+    return ('EXISTS (SELECT 1 FROM resource_provider_traits t '
+            'WHERE t.resource_provider_id = %s.id AND t.trait_id IN (%s))' %
+            (p, _ids(trait_ids)))
 
 
 def in_aggs_clause(p, agg_ids):
-    a = RP_AGG.alias()
-    return sa.select(1).select_from(a).where(
-        a.c.resource_provider_id == p.c.id,
-        a.c.aggregate_id.in_(sorted(agg_ids))).correlate_except(a).exists()
+    return ('EXISTS (SELECT 1 FROM resource_provider_aggregates g '
+            'WHERE g.resource_provider_id = %s.id '
+            'AND g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
 
 
 def tree_has(root, build):
-    """Some provider of ``root``'s tree satisfies ``build(p)``'s
-    conditions (a list)."""
-    p = RP.alias()
-    return sa.select(1).select_from(p).where(
-        p.c.root_provider_id == root.c.id, *build(p)).correlate_except(
-        p).exists()
+    """Some provider of ``root``'s tree satisfies ``build('p')``'s
+    conditions (a list of clauses)."""
+    return ('EXISTS (SELECT 1 FROM resource_providers p '
+            'WHERE p.root_provider_id = %s.id AND %s)' %
+            (root, and_(build('p'))))
+
+
+def in_tree_clause(p, root_id):
+    return '%s.root_provider_id = %d' % (p, int(root_id))
+
+
+def is_root_clause(root, root_id):
+    return '%s.id = %d' % (root, int(root_id))
 
 
 def is_nested(ctx):
     """Does any provider have a parent?"""
-    return ctx.session.execute(sa.select(
-        sa.select(1).select_from(RP).where(
-            RP.c.parent_provider_id.is_not(None)).exists())).scalar()
+    return ctx.session.execute(_text(
+        'SELECT 1 FROM resource_providers '
+        'WHERE parent_provider_id IS NOT NULL LIMIT 1')).first() is not None
 
 
 def classes_available(ctx, min_amounts):
     """Does some provider anywhere have room for each (rc, amount)?"""
-    if not min_amounts:
-        return True
-    exprs = []
     for rc, amount in sorted(min_amounts.items()):
-        inv = INV.alias()
-        exprs.append(sa.select(1).select_from(inv).where(
-            inv.c.resource_class_id == rc,
-            _used(inv) + amount <= inv_obj.capacity_expr(inv)).exists())
-    row = ctx.session.execute(sa.select(*exprs)).first()
-    return all(row)
+        found = ctx.session.execute(_text(
+            'SELECT 1 FROM inventories i WHERE i.resource_class_id = %d '
+            'AND %s + %d <= (i.total - i.reserved) * i.allocation_ratio '
+            'LIMIT 1' % (int(rc), _USED, int(amount)))).first()
+        if found is None:
+            return False
+    return True
 
 
 @db_api.context_manager.reader
@@ -127,33 +157,27 @@ def sharing_provider_roots(ctx, sharing_tid, min_amounts):
     aggregate and room for one of the requested classes."""
     if sharing_tid is None or not min_amounts:
         return []
-    p = RP.alias()
-    t = RP_TRAIT.alias()
-    a = RP_AGG.alias()
-    room = sa.or_(*[fits_clause(p, rc, amount, exact=False)
-                    for rc, amount in sorted(min_amounts.items())])
-    query = sa.select(p.c.root_provider_id).where(
-        sa.select(1).select_from(t).where(
-            t.c.resource_provider_id == p.c.id,
-            t.c.trait_id == sharing_tid).exists(),
-        sa.select(1).select_from(a).where(
-            a.c.resource_provider_id == p.c.id).exists(),
-        room,
-    ).distinct()
-    return sorted(set(ctx.session.execute(query).scalars()))
+    room = or_(*[fits_clause('p', rc, amount, exact=False)
+                 for rc, amount in sorted(min_amounts.items())])
+    rows = ctx.session.execute(_text(
+        'SELECT DISTINCT p.root_provider_id FROM resource_providers p '
+        'JOIN resource_provider_traits st '
+        'ON st.resource_provider_id = p.id AND st.trait_id = %d '
+        'WHERE EXISTS (SELECT 1 FROM resource_provider_aggregates sg '
+        'WHERE sg.resource_provider_id = p.id) AND %s' %
+        (int(sharing_tid), room)))
+    return sorted(set(rows.scalars()))
 
 
 def root_scan(ctx, conditions, after, limit):
     """Up to ``limit`` root ids greater than ``after``, in id order,
-    whose trees satisfy every clause of ``conditions(root)``."""
-    root = RP.alias('root')
-    query = sa.select(root.c.id).where(
-        root.c.parent_provider_id.is_(None),
-        root.c.id > after,
-        *conditions(root)).order_by(root.c.id)
+    whose trees satisfy every clause of ``conditions('r')``."""
+    sql = ('SELECT r.id FROM resource_providers r '
+           'WHERE r.parent_provider_id IS NULL AND r.id > %d AND %s '
+           'ORDER BY r.id' % (int(after), and_(conditions('r'))))
     if limit is not None:
-        query = query.limit(limit)
-    return list(ctx.session.execute(query).scalars())
+        sql += ' LIMIT %d' % int(limit)
+    return list(ctx.session.execute(_text(sql)).scalars())
 
 
 def _chunks(ids):
@@ -172,40 +196,36 @@ def load_trees(ctx, root_ids, sharing_tid, trait_names):
     traits = {}
     aggs = {}
     for chunk in _chunks(root_ids):
-        in_trees = RP.c.root_provider_id.in_(chunk)
-        for row in ctx.session.execute(
-                sa.select(RP.c.id, RP.c.uuid, RP.c.parent_provider_id,
-                          RP.c.root_provider_id).where(in_trees)):
+        in_trees = 'p.root_provider_id IN (%s)' % _ids(chunk)
+        for row in ctx.session.execute(_text(
+                'SELECT p.id, p.uuid, p.parent_provider_id, '
+                'p.root_provider_id FROM resource_providers p '
+                'WHERE ' + in_trees)):
             providers[row[0]] = row
-        inv = INV
-        for row in ctx.session.execute(
-                sa.select(inv.c.resource_provider_id,
-                          inv.c.resource_class_id, inv.c.total,
-                          inv.c.reserved, inv.c.min_unit, inv.c.max_unit,
-                          inv.c.step_size, inv.c.allocation_ratio,
-                          _used(inv))
-                .select_from(inv.join(RP, RP.c.id == inv.c.resource_provider_id))
-                .where(in_trees)):
+        for row in ctx.session.execute(_text(
+                'SELECT i.resource_provider_id, i.resource_class_id, '
+                'i.total, i.reserved, i.min_unit, i.max_unit, i.step_size, '
+                'i.allocation_ratio, ' + _USED + ' FROM inventories i '
+                'JOIN resource_providers p '
+                'ON p.id = i.resource_provider_id WHERE ' + in_trees)):
             (rp_id, rc, total, reserved, min_unit, max_unit, step, ratio,
              used) = row
             inventories.setdefault(rp_id, {})[rc] = engine.Inventory(
                 inv_obj.capacity(total, reserved, ratio), int(used or 0),
                 min_unit, max_unit, step)
-        for rp_id, tid, name in ctx.session.execute(
-                sa.select(RP_TRAIT.c.resource_provider_id, TRAIT.c.id,
-                          TRAIT.c.name)
-                .select_from(RP_TRAIT.join(
-                    TRAIT, TRAIT.c.id == RP_TRAIT.c.trait_id).join(
-                    RP, RP.c.id == RP_TRAIT.c.resource_provider_id))
-                .where(in_trees)):
+        for rp_id, tid, name in ctx.session.execute(_text(
+                'SELECT t.resource_provider_id, tr.id, tr.name '
+                'FROM resource_provider_traits t '
+                'JOIN traits tr ON tr.id = t.trait_id '
+                'JOIN resource_providers p ON p.id = t.resource_provider_id '
+                'WHERE ' + in_trees)):
             traits.setdefault(rp_id, set()).add(tid)
             trait_names[tid] = name
-        for rp_id, agg_id in ctx.session.execute(
-                sa.select(RP_AGG.c.resource_provider_id,
-                          RP_AGG.c.aggregate_id)
-                .select_from(RP_AGG.join(
-                    RP, RP.c.id == RP_AGG.c.resource_provider_id))
-                .where(in_trees)):
+        for rp_id, agg_id in ctx.session.execute(_text(
+                'SELECT g.resource_provider_id, g.aggregate_id '
+                'FROM resource_provider_aggregates g '
+                'JOIN resource_providers p ON p.id = g.resource_provider_id '
+                'WHERE ' + in_trees)):
             aggs.setdefault(rp_id, set()).add(agg_id)
     result = []
     for rp_id in sorted(providers):
