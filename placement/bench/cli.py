@@ -155,6 +155,7 @@ class Target(object):
         self.running = None
         self.client = None
         self.prefix = None
+        self.failed = None
 
     @property
     def managed(self):
@@ -257,11 +258,53 @@ def _begin_group(target, group, args, headers):
 
 
 def _build(target, group, build, args):
+    """Build one step of a cloud; on failure remember why in
+    ``target.failed`` so the group's shapes are reported, not run.
+    """
+    if target.failed:
+        return
     started = time.monotonic()
-    build(clouds.Setup(target.client, args.setup_threads))
+    try:
+        build(clouds.Setup(target.client, args.setup_threads))
+    except Exception as exc:
+        target.failed = 'setup failed: %s' % str(exc)[:200]
+        log(args, '[%s] %s cloud: %s' % (target.label, group,
+                                         target.failed))
+        return
     took = time.monotonic() - started
     target.setup_seconds[group] = target.setup_seconds.get(group, 0) + took
     log(args, '[%s] %s cloud built in %.1fs' % (target.label, group, took))
+
+
+def _record(args, target, out):
+    for name, series in out.items():
+        summary = stats.summarize(series['samples'])
+        summary['count'] = series['count']
+        summary['error'] = series['error']
+        target.results[name] = summary
+        _log_series(args, target.label, name, summary)
+
+
+def _run_shapes(targets, shape_lists, args):
+    """Time the shapes at one position of every target's list together;
+    a target whose setup failed gets the failure as each shape's error.
+    """
+    for position in range(len(shape_lists[0])):
+        runs = []
+        for target, shape_list in zip(targets, shape_lists):
+            shape = shape_list[position]
+            if target.failed:
+                _record(args, target, {
+                    name: {'samples': [], 'count': None,
+                           'error': target.failed}
+                    for name in shape.series})
+            else:
+                runs.append((target, shapes.ShapeRun(
+                    target.client, shape, args.repeat, args.warmup,
+                    args.max_shape_seconds)))
+        outs = shapes.run_interleaved([run for _, run in runs])
+        for (target, _run), out in zip(runs, outs):
+            _record(args, target, out)
 
 
 def run_all(targets, args):
@@ -275,25 +318,18 @@ def run_all(targets, args):
     try:
         for group, make_steps in plan(args):
             for target in targets:
-                _begin_group(target, group, args, headers)
+                target.failed = None
+                try:
+                    _begin_group(target, group, args, headers)
+                except Exception as exc:
+                    target.failed = 'server failed: %s' % str(exc)[:200]
+                    log(args, '[%s] %s' % (target.label, target.failed))
             steps = [make_steps(target.prefix) for target in targets]
             for index in range(len(steps[0])):
                 clouds.parallel(len(targets), lambda pair: _build(
                     pair[0], group, pair[1][index][0], args),
                     list(zip(targets, steps)))
-                for shape_index in range(len(steps[0][index][1])):
-                    runs = [shapes.ShapeRun(
-                        target.client, target_steps[index][1][shape_index],
-                        args.repeat, args.warmup, args.max_shape_seconds)
-                        for target, target_steps in zip(targets, steps)]
-                    outs = shapes.run_interleaved(runs)
-                    for target, out in zip(targets, outs):
-                        for name, series in out.items():
-                            summary = stats.summarize(series['samples'])
-                            summary['count'] = series['count']
-                            summary['error'] = series['error']
-                            target.results[name] = summary
-                            _log_series(args, target.label, name, summary)
+                _run_shapes(targets, [s[index][1] for s in steps], args)
     finally:
         for target in targets:
             if target.client is not None:
