@@ -20,8 +20,42 @@ RACE_DETAIL = ('Inventory and/or allocations changed while attempting to '
                'Please retry your update')
 
 
-def _sent(value):
-    return None if value is alloc_obj.UNCHECKED else value
+CONCURRENT_CONSUMER = (
+    'consumer generation conflict - consumer %s was changed by a concurrent '
+    'request while this one was writing (generation sent: %s, now: %s). '
+    'Re-read the consumer and retry.')
+
+
+def _null(generation):
+    return 'null' if generation is None else generation
+
+
+def _consumer_race(ctx, exc, requests):
+    """The 409 for a consumer another request changed between our check
+    and our write. ``current`` is re-read after the rollback, so it may
+    equal what the client sent (the other writer has since been undone
+    or deleted the consumer); then upstream's "expected X but got Y" would
+    read "expected null but got None", so the detail says what happened
+    instead, keeping the ``consumer generation conflict`` prefix clients
+    match on."""
+    current = consumer_obj.current_generation(ctx, exc.consumer_uuid)
+    sent = next((r.generation for r in requests
+                 if r.uuid == exc.consumer_uuid), alloc_obj.UNCHECKED)
+    member = {'kind': 'consumer_generation', 'concurrent': True,
+              'consumer_uuid': exc.consumer_uuid, 'current': current}
+    if sent is alloc_obj.UNCHECKED:
+        # Below 1.28 the client knows no generations.
+        member['expected'] = exc.seen
+        detail = RACE_DETAIL
+    else:
+        member['expected'] = sent
+        if current != sent:
+            detail = alloc_obj.CONSUMER_CONFLICT % (_null(current), sent)
+        else:
+            detail = CONCURRENT_CONSUMER % (
+                exc.consumer_uuid, _null(sent), _null(current))
+    return errors.conflict(detail, code=errors.CONCURRENT_UPDATE,
+                           conflict=member)
 
 
 def conflict_for(ctx, exc, requests):
@@ -34,21 +68,7 @@ def conflict_for(ctx, exc, requests):
                       'consumer_uuid': exc.consumer_uuid,
                       'expected': exc.sent, 'current': exc.current})
     if isinstance(exc, alloc_obj.ConsumerRace):
-        current = consumer_obj.current_generation(ctx, exc.consumer_uuid)
-        sent = next((r.generation for r in requests
-                     if r.uuid == exc.consumer_uuid), alloc_obj.UNCHECKED)
-        if sent is alloc_obj.UNCHECKED:
-            detail = RACE_DETAIL
-            expected = exc.seen
-        else:
-            detail = 'consumer generation conflict - expected %s but got %s' % (
-                'null' if current is None else current, sent)
-            expected = sent
-        return errors.conflict(
-            detail, code=errors.CONCURRENT_UPDATE,
-            conflict={'kind': 'consumer_generation',
-                      'consumer_uuid': exc.consumer_uuid,
-                      'expected': expected, 'current': current})
+        return _consumer_race(ctx, exc, requests)
     if isinstance(exc, alloc_obj.RetriesExhausted):
         member = {'kind': 'provider_generation'}
         if exc.rp_uuid is not None:

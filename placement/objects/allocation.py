@@ -26,6 +26,7 @@ import time
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from placement.db import api as db_api
 from placement.db import models
@@ -45,6 +46,10 @@ CONSUMER = models.CONSUMER
 # ``ConsumerRequest.generation`` when the client sent none (< 1.28).
 UNCHECKED = object()
 
+# Upstream's wording: the stored generation (``null`` when absent), then
+# the one sent (Python-style, ``None`` for null).
+CONSUMER_CONFLICT = 'consumer generation conflict - expected %s but got %s'
+
 
 class ConsumerGenerationConflict(exception.ConcurrentUpdateDetected):
     """The consumer is not at the generation the request expected."""
@@ -54,9 +59,7 @@ class ConsumerGenerationConflict(exception.ConcurrentUpdateDetected):
         self.sent = sent
         self.current = current
         stored = 'null' if current is None else current
-        super().__init__(
-            'consumer generation conflict - expected %s but got %s' %
-            (stored, sent))
+        super().__init__(CONSUMER_CONFLICT % (stored, sent))
 
 
 class ConsumerRace(exception.ConcurrentUpdateDetected):
@@ -143,11 +146,17 @@ class ConsumerRequest(object):
 
 
 def _retryable(exc):
+    """Provider races and deadlocks (also when a shared helper such as
+    inventory.py's ``db_races_as_conflict`` already turned the database
+    error into a plain ConcurrentUpdateDetected: its cause decides)."""
     if isinstance(exc, (exception.ResourceProviderConcurrentUpdateDetected,
                         db_exc.DBDeadlock)):
         return True
+    if (type(exc) is exception.ConcurrentUpdateDetected and
+            exc.__cause__ is not None):
+        return _retryable(exc.__cause__)
     # SQLite reports lock contention as "database is locked".
-    return (isinstance(exc, db_exc.DBError) and
+    return (isinstance(exc, (db_exc.DBError, sa_exc.OperationalError)) and
             'database is locked' in str(exc))
 
 
@@ -273,11 +282,17 @@ def _check_capacity(ctx, wanted, own, rps_by_id, rc_names):
                                     used=others, capacity=cap)
 
 
-def write_allocations(ctx, requests):
+def write_allocations(ctx, requests, known_generations=None):
     """The claim, inside the caller's writer transaction (see module
     docstring). Errors, in the order the API reports them: consumer
     generation (409), unknown provider (400), unknown class (400),
-    inventory/capacity (409); races raise ConsumerRace / ProviderRace."""
+    inventory/capacity (409); races raise ConsumerRace / ProviderRace.
+
+    ``known_generations`` ({rp id: generation}) overrides what is read
+    for providers the caller already checked or wrote in this transaction
+    (the reshaper), so every compare-and-set descends from the client's
+    generation check even on READ COMMITTED databases. Returns {rp id: new
+    generation} of the providers bumped."""
     # Insert-ignore first: on MySQL the snapshot starts at the first read.
     projects, users, types = consumer_obj.ensure_references(
         ctx, [r.project_id for r in requests], [r.user_id for r in requests],
@@ -296,6 +311,9 @@ def write_allocations(ctx, requests):
         own[(row.resource_provider_id, row.resource_class_id)] += row.used
         rps_by_id.setdefault(row.resource_provider_id, row)
         generations.setdefault(row.resource_provider_id, row.generation)
+    for rp_id, generation in (known_generations or {}).items():
+        if rp_id in generations:
+            generations[rp_id] = generation
     wanted = collections.OrderedDict()
     new_rows = []
     to_bump = set()
@@ -321,9 +339,11 @@ def write_allocations(ctx, requests):
     for req in sorted(requests, key=lambda r: r.uuid):
         _write_consumer(ctx, req, consumers.get(req.uuid), projects, users,
                         types)
+    bumped = {}
     for rp_id in sorted(to_bump):
         try:
-            rp_obj.increment_generation(ctx, rp_id, generations[rp_id])
+            bumped[rp_id] = rp_obj.increment_generation(
+                ctx, rp_id, generations[rp_id])
         except exception.ResourceProviderConcurrentUpdateDetected:
             raise ProviderRace(rps_by_id[rp_id].uuid, generations[rp_id])
 
@@ -332,6 +352,7 @@ def write_allocations(ctx, requests):
             sa.delete(ALLOC).where(ALLOC.c.consumer_id.in_(uuids)))
     if new_rows:
         ctx.session.execute(sa.insert(ALLOC), new_rows)
+    return bumped
 
 
 def _write_consumer(ctx, req, row, projects, users, types):

@@ -45,11 +45,6 @@ class InventoryChange(object):
         self.inventories = inventories
 
 
-def _current_generation(ctx, rp_id):
-    return ctx.session.execute(
-        sa.select(RP.c.generation).where(RP.c.id == rp_id)).scalar()
-
-
 def _reshape(ctx, changes, requests):
     # Insert-ignore first (MySQL's snapshot starts at the first read).
     consumer_obj.ensure_references(
@@ -74,17 +69,25 @@ def _reshape(ctx, changes, requests):
     records = [{rc_ids[n]: inv_obj.with_defaults(body)
                 for n, body in c.inventories.items()} for c in changes]
 
+    # Every compare-and-set below starts from the generation the client
+    # sent (checked above) and follows our own bumps, never a re-read: on
+    # READ COMMITTED a re-read would see (and silently accept) a change
+    # committed after the check. A failed CAS retries the whole reshape,
+    # whose next check then answers 409.
+    generations = {rp.id: rp.generation for rp in providers}
     # Interim: old classes stay (allocations may still use them).
     for rp, new in zip(providers, records):
         if new:
             current = {row.resource_class_id: inv_obj.serialize(row)
                        for _name, row in inv_obj.get_all(ctx, rp.id)}
             current.update(new)
-            inv_obj.replace_all(ctx, rp, _current_generation(ctx, rp.id),
-                                current)
-    alloc_obj.write_allocations(ctx, requests)
+            generations[rp.id] = inv_obj.replace_all(
+                ctx, rp, generations[rp.id], current)
+    generations.update(alloc_obj.write_allocations(
+        ctx, requests, known_generations=generations))
     for rp, new in zip(providers, records):
-        inv_obj.replace_all(ctx, rp, _current_generation(ctx, rp.id), new)
+        generations[rp.id] = inv_obj.replace_all(
+            ctx, rp, generations[rp.id], new)
 
 
 def reshape(ctx, changes, requests):
