@@ -8,7 +8,6 @@ from placement.db import api as db_api
 from placement.db import models
 from placement import exception
 from placement.objects import resource_provider as rp_obj
-from placement.objects import trait as trait_obj
 
 AGG = models.AGG
 RP_AGG = models.RP_AGG
@@ -50,24 +49,11 @@ def ensure(ctx, uuids):
 @exception.db_races_as_conflict()
 @db_api.context_manager.writer
 def _replace(ctx, rp_id, generation, agg_ids):
-    if generation is None:
-        trait_obj.lock_provider(ctx, rp_id)
-        new_generation = None
-    else:
-        new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
-    wanted = set(agg_ids)
-    current = set(ctx.session.execute(
-        sa.select(RP_AGG.c.aggregate_id).where(
-            RP_AGG.c.resource_provider_id == rp_id)).scalars())
-    removed = current - wanted
-    if removed:
-        ctx.session.execute(sa.delete(RP_AGG).where(
-            RP_AGG.c.resource_provider_id == rp_id).where(
-            RP_AGG.c.aggregate_id.in_(sorted(removed))))
-    db_api.insert_ignore_duplicates(
-        ctx.session, RP_AGG,
-        [{'resource_provider_id': rp_id, 'aggregate_id': agg_id}
-         for agg_id in sorted(wanted - current)])
+    new_generation = rp_obj.bump_or_lock(ctx, rp_id, generation)
+    rp_obj.replace_associations(
+        ctx, RP_AGG.c.aggregate_id, rp_id,
+        rp_obj.associated_ids(ctx, RP_AGG.c.aggregate_id, rp_id),
+        set(agg_ids))
     return new_generation
 
 

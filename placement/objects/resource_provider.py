@@ -38,18 +38,83 @@ def get_by_uuid(ctx, uuid):
     return row
 
 
+# ------------------------------------------------------------------------
+# Provider row locks and the generation compare-and-set. Every write that
+# must serialise per provider goes through _lock_where(): an UPDATE takes
+# row locks on MySQL and PostgreSQL and the database write lock on SQLite
+# (before any read, so SQLite never has to upgrade a read lock).
+
+def _lock_where(ctx, clause, **values):
+    """UPDATE the providers matching ``clause`` with ``values`` (by
+    default a no-op, which only locks them). Returns the matched row
+    count (rowcount counts matched rows on every supported backend)."""
+    values = values or {'updated_at': RP.c.updated_at}
+    return ctx.session.execute(
+        sa.update(RP).where(clause).values(**values)).rowcount
+
+
+def _provider_cas(ctx, rp_id, seen, **values):
+    """_lock_where() on one provider, verifying its generation is still
+    ``seen`` (unless None); ResourceProviderConcurrentUpdateDetected when
+    it is not (or the provider is gone)."""
+    clause = RP.c.id == rp_id
+    if seen is not None:
+        clause = sa.and_(clause, RP.c.generation == seen)
+    if _lock_where(ctx, clause, **values) != 1:
+        raise exception.ResourceProviderConcurrentUpdateDetected()
+
+
 def increment_generation(ctx, rp_id, expected_generation):
     """Compare-and-set ``generation = expected + 1`` in the caller's
     transaction; ResourceProviderConcurrentUpdateDetected when another
     writer got there first. Returns the new generation."""
-    result = ctx.session.execute(
-        sa.update(RP)
-        .where(RP.c.id == rp_id)
-        .where(RP.c.generation == expected_generation)
-        .values(generation=expected_generation + 1))
-    if result.rowcount != 1:
-        raise exception.ResourceProviderConcurrentUpdateDetected()
+    _provider_cas(ctx, rp_id, expected_generation,
+                  generation=expected_generation + 1)
     return expected_generation + 1
+
+
+def lock_provider(ctx, rp_id, generation=None):
+    """Lock the provider row until the caller's transaction ends without
+    changing it; when ``generation`` is given, also verify it is still
+    current. For writes that must be serialised per provider but not
+    bump the generation (aggregates before 1.19, unchanged trait sets)."""
+    _provider_cas(ctx, rp_id, generation)
+
+
+def bump_or_lock(ctx, rp_id, generation):
+    """increment_generation() when ``generation`` is given, else only
+    lock_provider(). Returns the new generation (or None)."""
+    if generation is None:
+        lock_provider(ctx, rp_id)
+        return None
+    return increment_generation(ctx, rp_id, generation)
+
+
+def associated_ids(ctx, column, rp_id):
+    """The set of ``column`` values (trait or aggregate ids) associated
+    with the provider. Call it after lock_provider()/increment_generation()
+    as the transaction's first read: MySQL's snapshot then starts after
+    the lock was granted and sees every earlier writer's rows. (A locking
+    read would take gap locks that deadlock writers of other providers.)"""
+    return set(ctx.session.execute(
+        sa.select(column).where(
+            column.table.c.resource_provider_id == rp_id)).scalars())
+
+
+def replace_associations(ctx, column, rp_id, current, wanted):
+    """Turn the provider's ``current`` set of ``column`` values (trait or
+    aggregate ids) into ``wanted``: delete the removed, insert the added
+    (ignoring rows a racer inserted)."""
+    table = column.table
+    removed = current - wanted
+    if removed:
+        ctx.session.execute(sa.delete(table).where(
+            table.c.resource_provider_id == rp_id).where(
+            column.in_(sorted(removed))))
+    db_api.insert_ignore_duplicates(
+        ctx.session, table,
+        [{'resource_provider_id': rp_id, column.name: value}
+         for value in sorted(wanted - current)])
 
 
 # ------------------------------------------------------------------------
@@ -96,15 +161,8 @@ _TREE_LOCK_ATTEMPTS = 5
 
 
 # ------------------------------------------------------------------------
-# Row locks. A no-op UPDATE is the lock: it takes row locks on MySQL and
-# PostgreSQL and the database write lock on SQLite, so tree changes
-# serialise on every backend. Later reads use FOR UPDATE so that MySQL's repeatable
-# read snapshot does not hide rows committed while we waited.
-
-def _lock_where(ctx, clause):
-    ctx.session.execute(
-        sa.update(RP).where(clause).values(updated_at=RP.c.updated_at))
-
+# Tree locks. Reads after _lock_where() use FOR UPDATE so that MySQL's
+# repeatable read snapshot does not hide rows committed while we waited.
 
 def _locked_select(ctx, stmt):
     return ctx.session.execute(stmt.with_for_update())

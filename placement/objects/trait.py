@@ -53,22 +53,6 @@ def is_custom(name):
     return name.startswith(CUSTOM_PREFIX)
 
 
-def lock_provider(ctx, rp_id, generation=None):
-    """Lock the provider row until the caller's transaction ends without
-    changing it; when ``generation`` is given, also verify it is still
-    current (ResourceProviderConcurrentUpdateDetected otherwise). For
-    writes that must be serialised per provider but not bump the
-    generation. (A no-op UPDATE: rowcount counts matched rows on every
-    supported backend.)"""
-    stmt = (sa.update(models.RP).where(models.RP.c.id == rp_id)
-            .values(generation=models.RP.c.generation,
-                    updated_at=models.RP.c.updated_at))
-    if generation is not None:
-        stmt = stmt.where(models.RP.c.generation == generation)
-    if ctx.session.execute(stmt).rowcount != 1:
-        raise exception.ResourceProviderConcurrentUpdateDetected()
-
-
 @db_api.context_manager.reader
 def get_all(ctx, names=None, prefix=None, associated=None):
     """Trait rows in creation order, optionally only ``names``, only
@@ -158,18 +142,6 @@ def get_for_provider(ctx, rp_id):
     return ctx.session.execute(_provider_traits_select(rp_id)).all()
 
 
-def _replace_associations(ctx, rp_id, current_ids, wanted_ids):
-    removed = current_ids - wanted_ids
-    if removed:
-        ctx.session.execute(sa.delete(models.RP_TRAIT).where(
-            models.RP_TRAIT.c.resource_provider_id == rp_id).where(
-            models.RP_TRAIT.c.trait_id.in_(sorted(removed))))
-    db_api.insert_ignore_duplicates(
-        ctx.session, models.RP_TRAIT,
-        [{'resource_provider_id': rp_id, 'trait_id': trait_id}
-         for trait_id in sorted(wanted_ids - current_ids)])
-
-
 @exception.db_races_as_conflict()
 @db_api.context_manager.writer
 def set_for_provider(ctx, rp_id, generation, trait_ids):
@@ -180,16 +152,14 @@ def set_for_provider(ctx, rp_id, generation, trait_ids):
     racing on the same generation gets
     ResourceProviderConcurrentUpdateDetected. Returns the provider's
     generation afterwards."""
-    lock_provider(ctx, rp_id, generation)
+    rp_obj.lock_provider(ctx, rp_id, generation)
     wanted = set(trait_ids)
-    current = set(ctx.session.execute(
-        sa.select(models.RP_TRAIT.c.trait_id).where(
-            models.RP_TRAIT.c.resource_provider_id == rp_id)
-        .with_for_update()).scalars())
+    current = rp_obj.associated_ids(ctx, models.RP_TRAIT.c.trait_id, rp_id)
     if current == wanted:
         return generation
     new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
-    _replace_associations(ctx, rp_id, current, wanted)
+    rp_obj.replace_associations(
+        ctx, models.RP_TRAIT.c.trait_id, rp_id, current, wanted)
     return new_generation
 
 
