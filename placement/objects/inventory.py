@@ -5,6 +5,8 @@ import math
 
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
+from sqlalchemy.ext import compiler as sa_compiler
+from sqlalchemy.sql import functions as sa_functions
 
 from placement.db import api as db_api
 from placement.db import models
@@ -21,11 +23,56 @@ def capacity(total, reserved, allocation_ratio):
     return int(math.floor((total - reserved) * allocation_ratio))
 
 
+class _StoredRatio(sa_functions.FunctionElement):
+    """An ``allocation_ratio`` column as the client sent it (see
+    ratio_expr())."""
+    type = sa.Float()
+    name = 'stored_ratio'
+    inherit_cache = True
+
+
+@sa_compiler.compiles(_StoredRatio)
+def _stored_ratio(element, compiler, **kw):
+    # SQLite and PostgreSQL store a double: read it as it is.
+    return compiler.process(element.clauses, **kw)
+
+
+@sa_compiler.compiles(_StoredRatio, 'mysql')
+def _stored_ratio_mysql(element, compiler, **kw):
+    # MySQL's FLOAT is single precision: 0.9 is stored as 0.89999997...
+    # Round it (as a DOUBLE: "+ 0") to 7 significant digits, the nearest
+    # decimal that single precision represents, so 0.9 reads as 0.9 and
+    # (total - reserved) * ratio is not a hair below an integer.
+    col = compiler.process(element.clauses, **kw)
+    return ('CASE WHEN {c} = 0 THEN {c} + 0 '
+            'ELSE ROUND({c} + 0, 6 - FLOOR(LOG10(ABS({c})))) END'
+            ).format(c=col)
+
+
+def ratio_expr(inv=INV):
+    """SQL reading ``inv.allocation_ratio`` as the client sent it on every
+    backend. Every reader of inventories selects the ratio through this
+    (never the bare column): API output, and capacity arithmetic."""
+    return _StoredRatio(inv.c.allocation_ratio)
+
+
+def ratio_column(inv=INV):
+    """ratio_expr() labelled ``allocation_ratio``, for select lists."""
+    return ratio_expr(inv).label('allocation_ratio')
+
+
+def columns(inv=INV):
+    """Every column of ``inv`` for a select list, the ratio read through
+    ratio_column()."""
+    return [ratio_column(inv) if c.name == 'allocation_ratio' else c
+            for c in inv.c]
+
+
 def capacity_expr(inv=INV):
     """SQL for the (unfloored) capacity of inventory rows of ``inv``.
     Compare ``used + amount <= capacity_expr()``; integer usage makes the
     floor irrelevant in such comparisons."""
-    return (inv.c.total - inv.c.reserved) * inv.c.allocation_ratio
+    return (inv.c.total - inv.c.reserved) * ratio_expr(inv)
 
 
 def usage_subquery(name='usage'):
@@ -84,7 +131,7 @@ def serialize(row):
 
 
 def _select(rp_id):
-    return sa.select(INV).where(
+    return sa.select(*columns()).where(
         INV.c.resource_provider_id == rp_id).order_by(INV.c.id)
 
 
