@@ -332,8 +332,12 @@ def write_allocations(ctx, requests, known_generations=None):
             to_bump.update(row.resource_provider_id for row in old
                            if row.consumer_id == req.uuid)
     if wanted:
-        _check_capacity(ctx, wanted, own, rps_by_id,
-                        {v: k for k, v in rc_ids.items()})
+        try:
+            _check_capacity(ctx, wanted, own, rps_by_id,
+                            {v: k for k, v in rc_ids.items()})
+        except InvalidAllocation:
+            _raise_if_changed(ctx, uuids, consumers, rps_by_id, generations)
+            raise
 
     # Locks in a global order: consumers by uuid, then providers by id.
     for req in sorted(requests, key=lambda r: r.uuid):
@@ -353,6 +357,29 @@ def write_allocations(ctx, requests, known_generations=None):
     if new_rows:
         ctx.session.execute(sa.insert(ALLOC), new_rows)
     return bumped
+
+
+def _raise_if_changed(ctx, uuids, consumers, rps_by_id, generations):
+    """Blame a race, not the request, for a failed capacity check when
+    what we read first has changed since: on READ COMMITTED (PostgreSQL)
+    each statement sees the latest commits, so the check may have mixed
+    another writer's new usage with our old view of the consumers (a
+    racer taking over a consumer's resources would see "capacity"). A
+    moved provider retries (the next attempt reports the real reason);
+    a changed consumer is a ConsumerRace. On snapshot databases nothing
+    changes and the capacity error stands."""
+    rp_ids = sorted(rps_by_id)
+    now = dict(ctx.session.execute(
+        sa.select(RP.c.id, RP.c.generation).where(RP.c.id.in_(rp_ids))).all())
+    for rp_id in rp_ids:
+        if now.get(rp_id) != generations[rp_id]:
+            raise ProviderRace(rps_by_id[rp_id].uuid, generations[rp_id])
+    fresh = consumer_obj.get_by_uuids(ctx, uuids)
+    for uuid in sorted(set(uuids)):
+        before, after = consumers.get(uuid), fresh.get(uuid)
+        seen = before.generation if before is not None else None
+        if seen != (after.generation if after is not None else None):
+            raise ConsumerRace(uuid, seen)
 
 
 def _write_consumer(ctx, req, row, projects, users, types):

@@ -2,6 +2,8 @@
 tests that call the WSGI app directly (threads, subprocesses, checks gabbi
 cannot express)."""
 
+import threading
+
 import webob
 
 from placement import deploy
@@ -32,3 +34,34 @@ class APITestCase(fixtures.DBTestCase):
             req.json_body = body
             req.content_type = 'application/json'
         return req.get_response(self.app)
+
+
+def run_concurrently(funcs, timeout=120):
+    """Call every callable of ``funcs`` from its own real thread, all
+    released together by a barrier (so they really race in the app and
+    the database), and return their results in order. The first
+    exception a callable raised is re-raised here; a thread still running
+    after ``timeout`` seconds is an AssertionError (never a silent None)."""
+    barrier = threading.Barrier(len(funcs))
+    results = [None] * len(funcs)
+    errors = [None] * len(funcs)
+
+    def run(index, func):
+        barrier.wait()
+        try:
+            results[index] = func()
+        except BaseException as exc:  # re-raised in the calling thread
+            errors[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, f), daemon=True)
+               for i, f in enumerate(funcs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        if thread.is_alive():
+            raise AssertionError('a racing call outlived %ss' % timeout)
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
