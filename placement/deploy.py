@@ -147,11 +147,15 @@ def init_database(conf):
             '[placement_database] connection is required to start the '
             'placement service')
     db_api.configure(conf)
-    if conf.placement_database.sync_on_startup:
-        migration.upgrade('head')
-    ctx = context.RequestContext(config=conf)
-    rc_obj.ensure_standard_classes(ctx)
-    trait_obj.ensure_standard_traits(ctx)
+    engine = db_api.get_engine()
+    # One worker at a time: SQLite fails (rather than waits) when two
+    # processes upgrade a read transaction to a write at once.
+    with migration.schema_lock(engine):
+        if conf.placement_database.sync_on_startup:
+            migration.upgrade_locked(engine)
+        ctx = context.RequestContext(config=conf)
+        rc_obj.ensure_standard_classes(ctx)
+        trait_obj.ensure_standard_traits(ctx)
 
 
 def config_files():

@@ -70,12 +70,17 @@ def schema_lock(engine):
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
+def upgrade_locked(engine, revision='head'):
+    """Migrate the schema; the caller holds ``schema_lock``."""
+    with engine.begin() as conn:
+        alembic_command.upgrade(_alembic_config(conn), revision)
+
+
 def upgrade(revision='head', engine=None):
     """Migrate the schema to ``revision`` under the schema lock."""
     engine = engine or db_api.get_engine()
     with schema_lock(engine):
-        with engine.begin() as conn:
-            alembic_command.upgrade(_alembic_config(conn), revision)
+        upgrade_locked(engine, revision)
 
 
 def stamp(revision, engine=None):
