@@ -37,38 +37,69 @@ def _min_amounts(request):
     return amounts
 
 
-def _unsuffixed_clauses(group, p, root):
-    """Exact per-provider conditions of the unsuffixed group (without
-    sharing providers), for one of its classes."""
-    conds = []
+def _unsuffixed_filters(group, p, root, inner):
+    """Per-provider trait/aggregate conditions of the unsuffixed group
+    (without sharing providers): membership counts for ``p`` or its
+    root. ``p`` may be the root itself; ``inner``: inside a correlated
+    subquery."""
+    def own_or_root(aggs):
+        if p == root:
+            return research.in_aggs_clause(p, aggs, inner)
+        return research.or_(research.in_aggs_clause(p, aggs, inner),
+                            research.in_aggs_clause(root, aggs, inner))
+
+    conds = [own_or_root(aggs) for aggs in group.member_of]
+    if group.forbidden_aggs:
+        conds.append(research.not_(own_or_root(group.forbidden_aggs)))
     if group.forbidden:
         conds.append(research.not_(
-            research.has_trait_clause(p, group.forbidden)))
-    for aggs in group.member_of:
-        conds.append(research.or_(research.in_aggs_clause(p, aggs),
-                                  research.in_aggs_clause(root, aggs)))
-    if group.forbidden_aggs:
-        conds.append(research.not_(research.or_(
-            research.in_aggs_clause(p, group.forbidden_aggs),
-            research.in_aggs_clause(root, group.forbidden_aggs))))
+            research.has_trait_clause(p, group.forbidden, inner)))
     return conds
 
 
-def _granular_clauses(group, p):
-    conds = [research.fits_clause(p, rc, amount)
-             for rc, amount in sorted(group.resources.items())]
-    for term in group.required:
-        conds.append(research.has_trait_clause(p, term))
-    if group.forbidden:
-        conds.append(research.not_(
-            research.has_trait_clause(p, group.forbidden)))
-    for aggs in group.member_of:
-        conds.append(research.in_aggs_clause(p, aggs))
-    if group.forbidden_aggs:
-        conds.append(research.not_(
-            research.in_aggs_clause(p, group.forbidden_aggs)))
+def _granular_clauses(group, p, inner):
+    """Exact conditions for ``p`` alone to satisfy suffixed ``group``:
+    cheap set lookups first, capacity last."""
+    conds = []
     if group.in_tree_root is not None:
         conds.append(research.in_tree_clause(p, group.in_tree_root))
+    for aggs in group.member_of:
+        conds.append(research.in_aggs_clause(p, aggs, inner))
+    for term in group.required:
+        conds.append(research.has_trait_clause(p, term, inner))
+    if group.forbidden:
+        conds.append(research.not_(
+            research.has_trait_clause(p, group.forbidden, inner)))
+    if group.forbidden_aggs:
+        conds.append(research.not_(
+            research.in_aggs_clause(p, group.forbidden_aggs, inner)))
+    conds += [research.fits_clause(p, rc, amount)
+              for rc, amount in sorted(group.resources.items())]
+    return conds
+
+
+def _exact_group_conditions(group, root, nested):
+    """Conditions on an anchor root for ``group`` when no sharing
+    provider can help: nearly exact, so few roots get loaded."""
+    def in_tree(build):
+        if not nested:
+            # Every tree is its root alone.
+            return build(root)
+        return [research.tree_has(root, build)]
+
+    if group.granular:
+        return in_tree(lambda p: _granular_clauses(group, p, nested))
+    conds = []
+    if not nested:
+        conds += _unsuffixed_filters(group, root, root, False)
+    for term in group.required:
+        conds += in_tree(lambda p, t=term: [
+            research.has_trait_clause(p, t, nested)])
+    for rc, amount in sorted(group.resources.items()):
+        conds += in_tree(
+            lambda p, rc=rc, a=amount:
+            ([] if not nested else _unsuffixed_filters(group, p, root, True))
+            + [research.fits_clause(p, rc, a)])
     return conds
 
 
@@ -79,7 +110,6 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
 
     def in_tree(root, build):
         if not nested:
-            # Every tree is its root alone.
             return research.and_(build(root))
         return research.tree_has(root, build)
 
@@ -90,7 +120,8 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
                     share_aggs is None):
                 # (A sharing provider of that tree may serve the group
                 # for another anchor.)
-                conds.append(research.is_root_clause(root, group.in_tree_root))
+                conds.append(research.is_root_clause(root,
+                                                     group.in_tree_root))
         for tid in sorted(request.root_required):
             conds.append(research.has_trait_clause(root, {tid}))
         if request.root_forbidden:
@@ -98,36 +129,35 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
                 research.has_trait_clause(root, request.root_forbidden)))
         if share_aggs is None:
             for group in request.groups:
-                if group.granular:
-                    conds.append(in_tree(
-                        root, lambda p, g=group: _granular_clauses(g, p)))
-                    continue
-                for rc, amount in sorted(group.resources.items()):
-                    conds.append(in_tree(
-                        root, lambda p, g=group, rc=rc, a=amount:
-                        [research.fits_clause(p, rc, a)] +
-                        _unsuffixed_clauses(g, p, root)))
-                for term in group.required:
-                    conds.append(in_tree(
-                        root, lambda p, t=term:
-                        [research.has_trait_clause(p, t)]))
+                conds += _exact_group_conditions(group, root, nested)
             return conds
+        for group in request.groups:
+            if not group.resources:
+                # Resourceless groups only use providers of the tree.
+                conds.append(in_tree(
+                    root, lambda p, g=group: _granular_clauses(g, p, nested)))
         for rc, amount in sorted(min_amounts.items()):
             own = in_tree(root, lambda p, rc=rc, a=amount:
                           [research.fits_clause(p, rc, a, exact=False)])
             if share_aggs.get(rc):
                 own = research.or_(own, in_tree(
                     root, lambda p, aggs=share_aggs[rc]:
-                    [research.in_aggs_clause(p, aggs)]))
+                    [research.in_aggs_clause(p, aggs, nested)]))
             conds.append(own)
-        for group in request.groups:
-            if not group.resources:
-                # Resourceless groups only use providers of the tree.
-                conds.append(in_tree(
-                    root, lambda p, g=group: _granular_clauses(g, p)))
         return conds
 
     return conditions
+
+
+def _anchor(root, members, sharing, by_id):
+    """The engine's view of one anchor: its tree and the sharing
+    providers of other trees that share an aggregate with it."""
+    foreign = []
+    if sharing:
+        tree_aggs = frozenset().union(*[p.aggs for p in members])
+        foreign = [s for s in sharing
+                   if s.root_id != root and s.aggs & tree_aggs]
+    return root, members, foreign, by_id
 
 
 def _has_room(p, rc, amount):
@@ -195,26 +225,30 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     def anchors():
         after = 0
         page = None if stop is None else min(stop + 16, _MAX_PAGE)
+        # Trees are loaded in growing chunks, so a bounded answer reads
+        # little more than the trees it uses.
+        chunk = None if stop is None else max(8, stop // 2)
         while True:
             roots = research.root_scan(ctx, conditions, after, page)
             if not roots:
                 return
-            load([r for r in roots if r not in trees])
-            for root in roots:
-                members = trees.get(root, [])
-                foreign = []
-                if sharing:
-                    tree_aggs = frozenset().union(*[p.aggs for p in members])
-                    foreign = [s for s in sharing
-                               if s.root_id != root and s.aggs & tree_aggs]
-                yield root, members, foreign, by_id
+            start = 0
+            while start < len(roots):
+                end = len(roots) if chunk is None else start + chunk
+                load([r for r in roots[start:end] if r not in trees])
+                for root in roots[start:end]:
+                    yield _anchor(root, trees.get(root, []), sharing, by_id)
+                start = end
+                if chunk is not None:
+                    chunk *= 2
             if page is None or len(roots) < page:
                 return
             after = roots[-1]
             page = min(page * 4, _MAX_PAGE)
 
     candidates = []
-    for cand in engine.generate(request, anchors(), strategy):
+    for cand in engine.generate(request, anchors(), strategy,
+                                 dedup=bool(sharing)):
         candidates.append(cand)
         if stop is not None and len(candidates) >= stop:
             break

@@ -80,16 +80,29 @@ def fits_clause(p, rc, amount, exact=True):
     return sql + ')'
 
 
-def has_trait_clause(p, trait_ids):
-    return ('EXISTS (SELECT 1 FROM resource_provider_traits t '
-            'WHERE t.resource_provider_id = %s.id AND t.trait_id IN (%s))' %
+def has_trait_clause(p, trait_ids, inner=False):
+    """``p`` has one of ``trait_ids``. At the top level an uncorrelated
+    IN set (built once per statement); ``inner`` (inside a correlated
+    subquery, where SQLite would rebuild such a set on every evaluation)
+    an index probe."""
+    if inner:
+        return ('EXISTS (SELECT 1 FROM resource_provider_traits t '
+                'WHERE t.resource_provider_id = %s.id '
+                'AND t.trait_id IN (%s))' % (p, _ids(trait_ids)))
+    return ('%s.id IN (SELECT t.resource_provider_id '
+            'FROM resource_provider_traits t WHERE t.trait_id IN (%s))' %
             (p, _ids(trait_ids)))
 
 
-def in_aggs_clause(p, agg_ids):
-    return ('EXISTS (SELECT 1 FROM resource_provider_aggregates g '
-            'WHERE g.resource_provider_id = %s.id '
-            'AND g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
+def in_aggs_clause(p, agg_ids, inner=False):
+    """``p`` is in one of ``agg_ids`` (``inner`` as above)."""
+    if inner:
+        return ('EXISTS (SELECT 1 FROM resource_provider_aggregates g '
+                'WHERE g.resource_provider_id = %s.id '
+                'AND g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
+    return ('%s.id IN (SELECT g.resource_provider_id '
+            'FROM resource_provider_aggregates g '
+            'WHERE g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
 
 
 def tree_has(root, build):
