@@ -207,22 +207,14 @@ def _levels(request, anchor, members, foreign, by_id):
     return levels
 
 
-def _subtree_ok(pids, by_id):
-    """Is one of ``pids`` an ancestor-or-self of all the others?"""
-    if len(pids) <= 1:
-        return True
-    for top in pids:
-        ok = True
-        for other in pids:
-            node = by_id.get(other)
-            while node is not None and node.id != top:
-                node = by_id.get(node.parent_id) if node.parent_id else None
-            if node is None:
-                ok = False
-                break
-        if ok:
-            return True
-    return False
+def _ancestry(pid, by_id):
+    """Ancestors-or-self of provider ``pid`` (ids)."""
+    chain = set()
+    node = by_id.get(pid)
+    while node is not None:
+        chain.add(node.id)
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return frozenset(chain)
 
 
 class _Walk(object):
@@ -242,15 +234,34 @@ class _Walk(object):
         unsuffixed = [i for i, lv in enumerate(levels) if lv[0] == _RC]
         self.unsuffixed_last = unsuffixed[-1] if unsuffixed else None
         self.unsuffixed_levels = unsuffixed
-        # same_subtree: check each constraint at its last level.
+        # same_subtree: at every level of a constraint, some provider
+        # already chosen for it or still offered to its later levels must
+        # be able to become the ancestor-or-self of all chosen so far.
         self.subtree_checks = collections.defaultdict(list)
         suffix_level = {}
         for i, lv in enumerate(levels):
             suffix_level.setdefault(lv[1].suffix, []).append(i)
         for suffixes in request.same_subtree:
-            idx = [i for s in suffixes for i in suffix_level.get(s, [])]
-            if idx:
-                self.subtree_checks[max(idx)].append(idx)
+            idx = sorted(i for s in suffixes for i in suffix_level.get(s, []))
+            for pos, i in enumerate(idx):
+                later = frozenset(p.id for j in idx[pos + 1:]
+                                  for p in levels[j][3])
+                self.subtree_checks[i].append((idx[:pos + 1], later))
+        self._ancestors = {}
+
+    def _anc(self, pid):
+        anc = self._ancestors.get(pid)
+        if anc is None:
+            anc = self._ancestors[pid] = _ancestry(pid, self.by_id)
+        return anc
+
+    def _subtree_ok(self, chosen_levels, later):
+        chosen = {self.choice[j].id for j in chosen_levels}
+        if len(chosen) == 1 and not later:
+            return True
+        ancestries = [self._anc(pid) for pid in chosen]
+        return any(all(top in anc for anc in ancestries)
+                   for top in chosen | later)
 
     def _take(self, i, p, amounts):
         """Apply choice ``p`` at level ``i``; False (and nothing applied)
@@ -314,8 +325,8 @@ class _Walk(object):
     def _level_ok(self, i):
         if i == self.unsuffixed_last and not self._unsuffixed_traits_ok():
             return False
-        for idx in self.subtree_checks.get(i, ()):
-            if not _subtree_ok({self.choice[j].id for j in idx}, self.by_id):
+        for chosen_levels, later in self.subtree_checks.get(i, ()):
+            if not self._subtree_ok(chosen_levels, later):
                 return False
         return True
 
@@ -369,11 +380,44 @@ def anchor_candidates(request, anchor, members, foreign, by_id):
     root = by_id.get(anchor)
     if root is None or not root_ok(request, root):
         return iter(())
+    if len(members) == 1 and not foreign:
+        return _lone_provider(request, root)
     levels = _levels(request, anchor, members, foreign, by_id)
     if levels is None:
         return iter(())
     walk = _Walk(request, anchor, levels, by_id, {p.id for p in members})
     return walk.run()
+
+
+def _lone_provider(request, p):
+    """Fast path for a one-provider tree without sharing providers (flat
+    clouds): every group must land on ``p`` itself."""
+    sums = {}
+    suffixed = 0
+    for group in request.groups:
+        if group.granular:
+            suffixed += 1
+            if not _granular_ok(p, group) or (
+                    not group.resources and
+                    not (group.required or group.member_of)):
+                return iter(())
+        elif group.resources:
+            if (not _unsuffixed_eligible(p, group, p.id, {p.id: p}) or
+                    not all(p.traits & t for t in group.required)):
+                return iter(())
+        for rc, amount in group.resources.items():
+            if not p.fits(rc, amount):
+                return iter(())
+            sums[rc] = sums.get(rc, 0) + amount
+    if request.isolate and suffixed > 1:
+        return iter(())
+    for rc, total in sums.items():
+        inv = p.inventories[rc]
+        if inv.used + total > inv.capacity or total > inv.max_unit:
+            return iter(())
+    return iter([Candidate({p.id: sums} if sums else {},
+                           {g.suffix: [p.id] for g in request.groups},
+                           p.id)])
 
 
 def mark_leaves(providers):
@@ -385,13 +429,20 @@ def mark_leaves(providers):
         p._sig = None
 
 
-def generate(request, anchors, strategy='depth-first'):
+def generate(request, anchors, strategy='depth-first', dedup=True):
     """Yield distinct candidates over ``anchors`` (an iterable of
     ``(anchor, members, foreign, by_id)``) visiting them depth-first (all
-    of one anchor, then the next) or breadth-first (round-robin)."""
+    of one anchor, then the next) or breadth-first (round-robin).
+
+    One anchor never yields the same candidate twice; two anchors only
+    can through sharing providers, so without any ``dedup`` may be off.
+    """
     seen = set()
 
     def fresh(cands):
+        if not dedup:
+            yield from cands
+            return
         for cand in cands:
             key = cand.key()
             if key not in seen:
