@@ -3,50 +3,39 @@ every backend: writers sending the same provider generation get exactly
 one success and 409 ``placement.concurrent_update`` for the rest (never a
 500), and the final state is the winner's."""
 
-import json
-import threading
 import uuid
-
-import webob
 
 from placement import deploy
 from placement.tests import fixtures
+from placement.tests.functional import base
 
 RACERS = 6
 
 
-class _ApiRaces(object):
+class AppClient(object):
+    """Mixin for DB-level test classes (see fixtures.for_each_backend)
+    that drive the WSGI app as admin: ``call`` returns (status, data);
+    ``race`` runs callables at once (functional.base.run_concurrently)."""
 
     def setUp(self):
         super().setUp()
         self.app = deploy.loadapp(self.conf)
 
-    def call(self, method, path, body=None):
-        req = webob.Request.blank(path, method=method)
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['OpenStack-API-Version'] = 'placement latest'
-        if body is not None:
-            req.body = json.dumps(body).encode()
-            req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        return resp.status_int, json.loads(resp.body) if resp.body else None
+    def call(self, method, path, body=None, version='latest'):
+        resp = base.APITestCase.request(self, method, path, body, version)
+        return resp.status_int, resp.json_body if resp.body else None
 
-    def race(self, method, path, bodies):
+    def race(self, funcs):
+        return base.run_concurrently(funcs)
+
+    def race_requests(self, method, path, bodies):
         """Send one request per body at once; [(status, data)]."""
-        barrier = threading.Barrier(len(bodies))
-        results = [None] * len(bodies)
+        return self.race([
+            (lambda body=body: self.call(method, path, body))
+            for body in bodies])
 
-        def run(index, body):
-            barrier.wait()
-            results[index] = self.call(method, path, body)
 
-        threads = [threading.Thread(target=run, args=(i, b))
-                   for i, b in enumerate(bodies)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        return results
+class _ApiRaces(AppClient):
 
     def assertOneWins(self, results):
         statuses = sorted(status for status, _data in results)
@@ -65,7 +54,7 @@ class _ApiRaces(object):
         self.assertEqual(200, status)
         base = '/resource_providers/%s' % rp
 
-        won = self.assertOneWins(self.race(
+        won = self.assertOneWins(self.race_requests(
             'PUT', base + '/inventories',
             [{'resource_provider_generation': 0,
               'inventories': {'VCPU': {'total': n + 1}}}
@@ -77,7 +66,7 @@ class _ApiRaces(object):
 
         for n in range(RACERS):
             self.call('PUT', '/traits/CUSTOM_RACE_%d' % n)
-        won = self.assertOneWins(self.race(
+        won = self.assertOneWins(self.race_requests(
             'PUT', base + '/traits',
             [{'resource_provider_generation': 1,
               'traits': ['CUSTOM_RACE_%d' % n]} for n in range(RACERS)]))
@@ -85,7 +74,7 @@ class _ApiRaces(object):
         _status, data = self.call('GET', base + '/traits')
         self.assertEqual(won['traits'], data['traits'])
 
-        won = self.assertOneWins(self.race(
+        won = self.assertOneWins(self.race_requests(
             'PUT', base + '/aggregates',
             [{'resource_provider_generation': 2,
               'aggregates': [str(uuid.uuid4())]} for n in range(RACERS)]))

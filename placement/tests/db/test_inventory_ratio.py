@@ -3,38 +3,24 @@ single-precision FLOAT (0.9 becomes 0.89999997...): the API must still
 show what the client sent, and capacity filters must use that value;
 SQLite and PostgreSQL keep full double precision."""
 
-import json
 import uuid
 
-import webob
-
-from placement import deploy
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_provider as rp_obj
+from placement.tests.db import test_inventory_api_races
 from placement.tests import fixtures
 
 RATIOS = {'VCPU': 0.9, 'MEMORY_MB': 16.0, 'DISK_GB': 1.5}
 
 
-class _Ratio(object):
+class _Ratio(test_inventory_api_races.AppClient):
 
     def setUp(self):
         super().setUp()
-        self.app = deploy.loadapp(self.conf)
         self.rp = str(uuid.uuid4())
         self.base = '/resource_providers/%s' % self.rp
         self.assertEqual(200, self.call('POST', '/resource_providers',
                                         {'name': 'r', 'uuid': self.rp})[0])
-
-    def call(self, method, path, body=None):
-        req = webob.Request.blank(path, method=method)
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['OpenStack-API-Version'] = 'placement latest'
-        if body is not None:
-            req.body = json.dumps(body).encode()
-            req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        return resp.status_int, json.loads(resp.body) if resp.body else None
 
     def ratios(self):
         _status, data = self.call('GET', self.base + '/inventories')

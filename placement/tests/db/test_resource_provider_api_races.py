@@ -2,58 +2,18 @@
 backend: racing creators get one success and 409s (never a 500), and
 concurrent re-parenting leaves every provider with its true root."""
 
-import json
-import threading
 import uuid
 
 import sqlalchemy as sa
-import webob
 
 from placement.db import models
-from placement import deploy
+from placement.tests.db import test_inventory_api_races
 from placement.tests import fixtures
 
 RACERS = 6
 
 
-class _ApiRaces(object):
-
-    def setUp(self):
-        super().setUp()
-        self.app = deploy.loadapp(self.conf)
-
-    def call(self, method, path, body=None, version='latest'):
-        req = webob.Request.blank(path, method=method)
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['OpenStack-API-Version'] = 'placement %s' % version
-        if body is not None:
-            req.body = json.dumps(body).encode()
-            req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        data = json.loads(resp.body) if resp.body else None
-        return resp.status_int, data
-
-    def race(self, funcs):
-        barrier = threading.Barrier(len(funcs))
-        results = [None] * len(funcs)
-
-        def run(index, func):
-            barrier.wait()
-            try:
-                results[index] = func()
-            except Exception as exc:  # re-raised in the main thread
-                results[index] = exc
-
-        threads = [threading.Thread(target=run, args=(i, f))
-                   for i, f in enumerate(funcs)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
+class _ApiRaces(test_inventory_api_races.AppClient):
 
     def test_same_provider_name(self):
         def create():
