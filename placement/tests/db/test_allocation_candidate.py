@@ -1,0 +1,173 @@
+"""GET /allocation_candidates on every database backend: the research
+SQL (text with inlined ids, correlated EXISTS, modulo, LIMIT) must give
+the same answers on SQLite, MariaDB and PostgreSQL, and the
+``[placement]`` candidate options must behave as configured."""
+
+import collections
+import uuid
+
+from oslo_serialization import jsonutils
+import webob
+
+from placement import deploy
+from placement.tests import fixtures
+from placement.tests.functional.fixtures import gabbits as gabbit_fixtures
+
+
+def _two_trees():
+    """Two roots, each with two VCPU children (3 and 5 free)."""
+    specs = []
+    for t in ('t1', 't2'):
+        specs.append({'name': t})
+        specs += [{'name': '%s%s' % (t, c), 'parent': t,
+                   'inventory': {'VCPU': {'total': 4, 'step_size': 1}},
+                   'used': {'VCPU': 1}} for c in 'ab']
+    return specs
+
+
+class _AllocationCandidates(object):
+
+    def setUp(self):
+        super().setUp()
+        self.agg_x = str(uuid.uuid4())
+        self.agg_y = str(uuid.uuid4())
+
+    def build(self, specs):
+        self.uuids = gabbit_fixtures.build_providers(specs)
+        self.names = {u: n for n, u in self.uuids.items()}
+
+    def get(self, query, version='1.36', status=200, **config):
+        for name, value in config.items():
+            self.conf.set_override(name, value, group='placement')
+        app = deploy.loadapp(self.conf)
+        req = webob.Request.blank(
+            '/allocation_candidates?' + query,
+            headers={'x-auth-token': 'admin', 'accept': 'application/json',
+                     'openstack-api-version': 'placement ' + version})
+        resp = req.get_response(app)
+        self.assertEqual(status, resp.status_int, resp.text)
+        return jsonutils.loads(resp.body)
+
+    def candidates(self, data):
+        """Each allocation request as sorted (name, rc, amount) tuples."""
+        return [tuple(sorted((self.names[u], rc, amount)
+                             for u, res in ar['allocations'].items()
+                             for rc, amount in res['resources'].items()))
+                for ar in data['allocation_requests']]
+
+    def numa_setup(self):
+        self.build(gabbit_fixtures._setup_a(self.agg_x) +
+                   gabbit_fixtures._setup_b(self.agg_y))
+
+    def test_shared_storage(self):
+        self.numa_setup()
+        found = self.candidates(self.get('resources=VCPU:1,DISK_GB:10'))
+        self.assertEqual(
+            sorted([(('cn1', 'VCPU', 1), ('ss', 'DISK_GB', 10)),
+                    (('cn2', 'VCPU', 1), ('ss', 'DISK_GB', 10)),
+                    (('cn2', 'DISK_GB', 10), ('cn2', 'VCPU', 1)),
+                    (('cn', 'DISK_GB', 10), ('numa0', 'VCPU', 1)),
+                    (('cn', 'DISK_GB', 10), ('numa1', 'VCPU', 1))]),
+            sorted(found))
+
+    def test_nested_same_subtree(self):
+        self.numa_setup()
+        data = self.get('resources_C=VCPU:1&resources_A=FPGA:1'
+                        '&group_policy=none&same_subtree=_C,_A')
+        self.assertEqual(
+            [(('fpga0', 'FPGA', 1), ('numa0', 'VCPU', 1)),
+             (('fpga1', 'FPGA', 1), ('numa1', 'VCPU', 1))],
+            sorted(self.candidates(data)))
+        self.assertEqual(7, len(data['provider_summaries']))
+
+    def test_filters_in_sql(self):
+        self.numa_setup()
+        self.assertEqual(2, len(self.get(
+            'resources=VCPU:1&member_of=%s' % self.agg_y)[
+                'allocation_requests']))
+        self.assertEqual([], self.get(
+            'resources1=VCPU:1&member_of1=%s' % self.agg_y)[
+                'allocation_requests'])
+        self.assertEqual(2, len(self.get(
+            'resources=VCPU:1&root_required=COMPUTE_VOLUME_MULTI_ATTACH')[
+                'allocation_requests']))
+        self.assertEqual(4, len(self.get(
+            'resources=VCPU:1,SRIOV_NET_VF:1&in_tree=%s' %
+            self.uuids['pf1'])['allocation_requests']))
+        self.assertEqual(2, len(self.get(
+            'resources=DISK_GB:1&resources1=SRIOV_NET_VF:1'
+            '&required1=CUSTOM_PHYSNET_A&resources2=SRIOV_NET_VF:1'
+            '&required2=CUSTOM_PHYSNET_A&group_policy=isolate')[
+                'allocation_requests']))
+
+    def test_step_size_and_usage(self):
+        self.build([
+            {'name': 'a', 'inventory': {'VCPU': {'total': 8,
+                                                 'step_size': 2}}},
+            {'name': 'b', 'inventory': {'VCPU': 8}, 'used': {'VCPU': 7}},
+            {'name': 'c', 'inventory': {'VCPU': {'total': 8,
+                                                 'allocation_ratio': 2.0,
+                                                 'reserved': 2}},
+             'used': {'VCPU': 10}},
+        ])
+        self.assertEqual([], self.candidates(self.get('resources=VCPU:3')))
+        found = self.candidates(self.get('resources=VCPU:2'))
+        self.assertEqual([(('a', 'VCPU', 2),), (('c', 'VCPU', 2),)],
+                         sorted(found))
+        data = self.get('resources=VCPU:1')
+        self.assertEqual([(('b', 'VCPU', 1),), (('c', 'VCPU', 1),)],
+                         sorted(self.candidates(data)))
+        self.assertEqual({'capacity': 12, 'used': 10},
+                         data['provider_summaries'][self.uuids['c']][
+                             'resources']['VCPU'])
+
+    def test_max_candidates_depth_first(self):
+        self.build(_two_trees())
+        found = self.candidates(self.get(
+            'resources=VCPU:1', max_allocation_candidates=2))
+        self.assertEqual([(('t1a', 'VCPU', 1),), (('t1b', 'VCPU', 1),)],
+                         found)
+
+    def test_max_candidates_breadth_first(self):
+        self.build(_two_trees())
+        found = self.candidates(self.get(
+            'resources=VCPU:1', max_allocation_candidates=2,
+            allocation_candidates_generation_strategy='breadth-first'))
+        self.assertEqual([(('t1a', 'VCPU', 1),), (('t2a', 'VCPU', 1),)],
+                         found)
+
+    def test_limit_keeps_first_and_summaries_follow(self):
+        self.build(_two_trees())
+        data = self.get('resources=VCPU:1&limit=2', version='1.29')
+        self.assertEqual([(('t1a', 'VCPU', 1),), (('t1b', 'VCPU', 1),)],
+                         self.candidates(data))
+        self.assertEqual({'t1', 't1a', 't1b'},
+                         {self.names[u] for u in data['provider_summaries']})
+
+    def test_randomize(self):
+        self.build(_two_trees())
+        seen = collections.Counter()
+        for _ in range(25):
+            found = self.candidates(self.get(
+                'resources=VCPU:1&limit=1',
+                randomize_allocation_candidates=True))
+            self.assertEqual(1, len(found))
+            seen[found[0]] += 1
+        self.assertGreater(len(seen), 1)
+        found = self.candidates(self.get(
+            'resources=VCPU:1', randomize_allocation_candidates=True))
+        self.assertEqual(4, len(found))
+
+    def test_below_1_29_one_provider_per_tree(self):
+        self.build(_two_trees())
+        self.assertEqual([], self.get('resources=VCPU:4', version='1.28')[
+            'allocation_requests'])
+        data = self.get('resources1=VCPU:1&resources2=VCPU:1'
+                        '&group_policy=none', version='1.28')
+        self.assertEqual(
+            [(('t1a', 'VCPU', 2),), (('t1b', 'VCPU', 2),),
+             (('t2a', 'VCPU', 2),), (('t2b', 'VCPU', 2),)],
+            sorted(self.candidates(data)))
+
+
+fixtures.for_each_backend(globals(), _AllocationCandidates)
