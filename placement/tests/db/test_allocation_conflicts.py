@@ -147,6 +147,35 @@ class _ConflictTests(_AppCase):
                           'expected': None, 'current': None},
                          error['conflict'])
 
+    def test_capacity_failure_across_a_commit_is_the_race(self):
+        # On READ COMMITTED the capacity check may see another writer's
+        # commit that our first read of the consumer did not: the 409 then
+        # blames the race, not capacity.
+        self.assertEqual(204, self.put(None)[0])
+        real = consumer_obj.get_by_uuids
+        calls = []
+
+        def gone_on_second_read(ctx, uuids):
+            calls.append(uuids)
+            return real(ctx, uuids) if len(calls) == 1 else {}
+
+        with mock.patch.object(consumer_obj, 'get_by_uuids',
+                               side_effect=gone_on_second_read):
+            status, body = self.put(
+                1, allocations={self.rp_uuid: {'resources': {'VCPU': 9}}})
+        self.assertEqual(409, status)
+        error = body['errors'][0]
+        self.assertEqual('placement.concurrent_update', error['code'])
+        self.assertEqual('consumer_generation', error['conflict']['kind'])
+        self.assertTrue(error['conflict']['concurrent'])
+
+    def test_genuine_capacity_failure_stands(self):
+        self.assertEqual(204, self.put(None)[0])
+        status, body = self.put(
+            1, allocations={self.rp_uuid: {'resources': {'VCPU': 9}}})
+        self.assertEqual(409, status)
+        self.assertEqual('capacity', body['errors'][0]['conflict']['kind'])
+
     def test_consumer_changed_after_our_read_below_1_28(self):
         self.assertEqual(204, self.put(None)[0])
         with mock.patch.object(consumer_obj, 'compare_and_set',
