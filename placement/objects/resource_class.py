@@ -28,43 +28,38 @@ def ensure_standard_classes(ctx):
     db_api.insert_ignore_duplicates(ctx.session, models.RC, rows)
 
 
-@db_api.context_manager.reader
-def id_from_name(ctx, name):
-    """The id of class ``name``; ResourceClassNotFound when unknown."""
-    if name in _STANDARD_IDS:
-        return _STANDARD_IDS[name]
-    rc_id = ctx.session.execute(
-        sa.select(models.RC.c.id).where(models.RC.c.name == name)
-    ).scalar()
-    if rc_id is None:
-        raise exception.ResourceClassNotFound(name=name)
-    return rc_id
+def _mapped(ctx, keys, standard, key_col, value_col):
+    """{key: value} for the known ``keys``: standard classes from the
+    ``standard`` map, custom ones read from the table (``key_col`` →
+    ``value_col``)."""
+    result = {k: standard[k] for k in keys if k in standard}
+    custom = sorted(set(k for k in keys if k not in standard))
+    if custom:
+        result.update(ctx.session.execute(
+            sa.select(key_col, value_col).where(key_col.in_(custom))).all())
+    return result
 
 
 @db_api.context_manager.reader
 def ids_from_names(ctx, names):
     """{name: id} for every known name in ``names`` (unknown omitted)."""
-    result = {n: _STANDARD_IDS[n] for n in names if n in _STANDARD_IDS}
-    custom = [n for n in names if n not in _STANDARD_IDS]
-    if custom:
-        rows = ctx.session.execute(
-            sa.select(models.RC.c.name, models.RC.c.id).where(
-                models.RC.c.name.in_(custom)))
-        result.update({name: rc_id for name, rc_id in rows})
-    return result
+    return _mapped(ctx, names, _STANDARD_IDS, models.RC.c.name,
+                   models.RC.c.id)
 
 
 @db_api.context_manager.reader
 def names_from_ids(ctx, ids):
     """{id: name} for ``ids``."""
-    result = {i: _STANDARD_NAMES[i] for i in ids if i in _STANDARD_NAMES}
-    custom = [i for i in ids if i not in _STANDARD_NAMES]
-    if custom:
-        rows = ctx.session.execute(
-            sa.select(models.RC.c.id, models.RC.c.name).where(
-                models.RC.c.id.in_(custom)))
-        result.update(dict(rows.all()))
-    return result
+    return _mapped(ctx, ids, _STANDARD_NAMES, models.RC.c.id,
+                   models.RC.c.name)
+
+
+def id_from_name(ctx, name):
+    """The id of class ``name``; ResourceClassNotFound when unknown."""
+    ids = ids_from_names(ctx, [name])
+    if name not in ids:
+        raise exception.ResourceClassNotFound(name=name)
+    return ids[name]
 
 
 def name_from_id(ctx, rc_id):

@@ -1,16 +1,15 @@
 """DB-level tests of resource providers on every backend: the list filters
 (rows inserted directly), tree changes, and races between writers."""
 
-import threading
 import uuid as uuid_lib
 
 import sqlalchemy as sa
 
-from placement import context
 from placement.db import models
 from placement import exception
 from placement.objects import resource_class as rc_obj
 from placement.objects import resource_provider as rp_obj
+from placement.tests.db import test_inventory
 from placement.tests import fixtures
 
 VCPU = rc_obj.STANDARDS.index('VCPU')
@@ -21,7 +20,24 @@ def _uuid():
     return str(uuid_lib.uuid4())
 
 
-class _Helpers(object):
+def check_tree_invariants(test):
+    """Every provider's root is the top of its parent chain (no loops)."""
+    with test.db.engine.connect() as conn:
+        rows = conn.execute(sa.select(
+            models.RP.c.id, models.RP.c.parent_provider_id,
+            models.RP.c.root_provider_id)).all()
+    by_id = {r.id: r for r in rows}
+    for row in rows:
+        seen, top = set(), row
+        while top.parent_provider_id is not None:
+            test.assertNotIn(top.id, seen, 'loop at %s' % row.id)
+            seen.add(top.id)
+            top = by_id[top.parent_provider_id]
+        test.assertEqual(top.id, row.root_provider_id,
+                         'provider %s has a stale root' % row.id)
+
+
+class _Helpers(test_inventory._Base):
 
     def make(self, name, parent=None):
         return rp_obj.create(self.ctx, _uuid(), name,
@@ -43,26 +59,27 @@ class _Helpers(object):
         self.insert(models.ALLOC, resource_provider_id=rp.id,
                     resource_class_id=rc_id, consumer_id=_uuid(), used=used)
 
-    def aggregate(self, rp, agg_uuid):
+    def _associate(self, rp, table, column, value, link):
+        """Associate the provider (through ``link``, a column of the
+        association table) with the ``table`` row whose ``column`` is
+        ``value``, created if missing; returns that row's id."""
         with self.db.engine.begin() as conn:
-            agg_id = conn.execute(sa.select(models.AGG.c.id).where(
-                models.AGG.c.uuid == agg_uuid)).scalar()
-            if agg_id is None:
-                agg_id = conn.execute(sa.insert(models.AGG).values(
-                    uuid=agg_uuid)).inserted_primary_key[0]
-            conn.execute(sa.insert(models.RP_AGG).values(
-                resource_provider_id=rp.id, aggregate_id=agg_id))
+            row_id = conn.execute(sa.select(table.c.id).where(
+                table.c[column] == value)).scalar()
+            if row_id is None:
+                row_id = conn.execute(sa.insert(table).values(
+                    {column: value})).inserted_primary_key[0]
+            conn.execute(sa.insert(link.table).values(
+                {'resource_provider_id': rp.id, link.name: row_id}))
+        return row_id
+
+    def aggregate(self, rp, agg_uuid):
+        return self._associate(rp, models.AGG, 'uuid', agg_uuid,
+                               models.RP_AGG.c.aggregate_id)
 
     def trait(self, rp, name):
-        with self.db.engine.begin() as conn:
-            trait_id = conn.execute(sa.select(models.TRAIT.c.id).where(
-                models.TRAIT.c.name == name)).scalar()
-            if trait_id is None:
-                trait_id = conn.execute(sa.insert(models.TRAIT).values(
-                    name=name)).inserted_primary_key[0]
-            conn.execute(sa.insert(models.RP_TRAIT).values(
-                resource_provider_id=rp.id, trait_id=trait_id))
-        return trait_id
+        return self._associate(rp, models.TRAIT, 'name', name,
+                               models.RP_TRAIT.c.trait_id)
 
     def names(self, **filters):
         rows = rp_obj.list_providers(self.ctx, rp_obj.ListFilters(**filters))
@@ -83,10 +100,6 @@ class _Helpers(object):
             conn.execute(sa.update(models.RP).values(
                 root_provider_id=None, parent_provider_id=None))
             conn.execute(sa.delete(models.RP))
-
-    def new_ctx(self):
-        return context.RequestContext(user_id='admin', project_id='admin',
-                                      roles=['admin'], config=self.conf)
 
 
 class _ListFilters(_Helpers):
@@ -264,27 +277,14 @@ class _Trees(_Helpers):
 class _Races(_Helpers):
 
     def _run(self, funcs):
-        """Run ``funcs`` (each taking a fresh context) at once; return a
-        list of (result, exception) in order."""
-        results = [None] * len(funcs)
-        barrier = threading.Barrier(len(funcs))
-
-        def run(index, func):
-            ctx = self.new_ctx()
-            barrier.wait()
-            try:
+        """Run ``funcs`` (each taking a fresh context) at once, database
+        races mapped as the handlers map them; [(result, exception)]."""
+        def as_handled(func):
+            def run(ctx):
                 with exception.db_races_as_conflict():
-                    results[index] = (func(ctx), None)
-            except Exception as exc:
-                results[index] = (None, exc)
-
-        threads = [threading.Thread(target=run, args=(i, f))
-                   for i, f in enumerate(funcs)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        return results
+                    return func(ctx)
+            return run
+        return self.race([as_handled(func) for func in funcs])
 
     def test_same_name_one_wins(self):
         for _round in range(3):
@@ -299,21 +299,6 @@ class _Races(_Helpers):
                 failed[0], (rp_obj.DuplicateProvider,
                             exception.ConcurrentUpdateDetected))
             self.assertEqual([name], self.names(name=name))
-
-    def _check_tree_invariants(self):
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(sa.select(
-                models.RP.c.id, models.RP.c.parent_provider_id,
-                models.RP.c.root_provider_id)).all()
-        by_id = {r.id: r for r in rows}
-        for row in rows:
-            seen, top = set(), row
-            while top.parent_provider_id is not None:
-                self.assertNotIn(top.id, seen, 'loop at %s' % row.id)
-                seen.add(top.id)
-                top = by_id[top.parent_provider_id]
-            self.assertEqual(top.id, row.root_provider_id,
-                             'provider %s has a stale root' % row.id)
 
     def test_concurrent_reparenting_keeps_roots(self):
         a = self.make('a')
@@ -340,7 +325,7 @@ class _Races(_Helpers):
                 self.assertIsInstance(
                     exc, (rp_obj.InvalidParent,
                           exception.ConcurrentUpdateDetected))
-        self._check_tree_invariants()
+        check_tree_invariants(self)
 
     def test_concurrent_moves_and_creates(self):
         roots = [self.make('root%d' % i) for i in range(3)]
@@ -365,7 +350,7 @@ class _Races(_Helpers):
             if exc is not None:
                 self.assertIsInstance(exc,
                                       exception.ConcurrentUpdateDetected)
-        self._check_tree_invariants()
+        check_tree_invariants(self)
 
 
 fixtures.for_each_backend(globals(), _ListFilters)

@@ -4,10 +4,8 @@ concurrent re-parenting leaves every provider with its true root."""
 
 import uuid
 
-import sqlalchemy as sa
-
-from placement.db import models
 from placement.tests.db import test_inventory_api_races
+from placement.tests.db import test_resource_provider
 from placement.tests import fixtures
 
 RACERS = 6
@@ -76,18 +74,7 @@ class _ApiRaces(test_inventory_api_races.AppClient):
         ])
         for status, data in results:
             self.assertIn(status, (200, 400, 409), data)
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(sa.select(
-                models.RP.c.id, models.RP.c.parent_provider_id,
-                models.RP.c.root_provider_id)).all()
-        by_id = {r.id: r for r in rows}
-        for row in rows:
-            seen, top = set(), row
-            while top.parent_provider_id is not None:
-                self.assertNotIn(top.id, seen, 'loop at %s' % row.id)
-                seen.add(top.id)
-                top = by_id[top.parent_provider_id]
-            self.assertEqual(top.id, row.root_provider_id)
+        test_resource_provider.check_tree_invariants(self)
 
 
 fixtures.for_each_backend(globals(), _ApiRaces)
