@@ -79,15 +79,23 @@ class _AllocationRaces(object):
             'user_id': 'u', 'consumer_generation': generation,
             'consumer_type': 'INSTANCE'})
 
-    def put_retrying_provider_races(self, *args):
-        """A client that retries only when the server gave up on provider
-        races (the conflict member says so)."""
+    @staticmethod
+    def retrying_provider_races(request):
+        """Call ``request()`` like a client that retries only when the
+        server gave up on provider races (the conflict member says so)."""
         while True:
-            status, data = self.put(*args)
+            status, data = request()
             if (status == 409 and data['errors'][0]['conflict']['kind'] ==
                     'provider_generation'):
                 continue
             return status, data
+
+    def put_retrying_provider_races(self, *args):
+        return self.retrying_provider_races(lambda: self.put(*args))
+
+    def post_retrying_provider_races(self, body):
+        return self.retrying_provider_races(
+            lambda: self.call('POST', '/allocations', body))
 
     def db_state(self):
         """(allocations, consumers by uuid, usage by provider uuid); each
@@ -224,21 +232,12 @@ class _AllocationRaces(object):
                 consumer, {source: {'resources': {'VCPU': 2}}}, None)[0])
 
             def move(target):
-                def run():
-                    while True:
-                        status, data = self.call('POST', '/allocations', {
-                            consumer: {
-                                'allocations': {
-                                    target: {'resources': {'VCPU': 2}}},
-                                'project_id': 'p', 'user_id': 'u',
-                                'consumer_generation': 1,
-                                'consumer_type': 'INSTANCE'}})
-                        if status == 409 and (
-                                data['errors'][0]['conflict']['kind'] ==
-                                'provider_generation'):
-                            continue
-                        return status, data
-                return run
+                return lambda: self.post_retrying_provider_races({
+                    consumer: {
+                        'allocations': {target: {'resources': {'VCPU': 2}}},
+                        'project_id': 'p', 'user_id': 'u',
+                        'consumer_generation': 1,
+                        'consumer_type': 'INSTANCE'}})
 
             results = self.race([move(t) for t in targets])
             winners = [t for t, (status, _) in zip(targets, results)
@@ -382,25 +381,16 @@ class _AllocationRaces(object):
             targets = [str(uuid.uuid4()) for _ in range(RACERS)]
 
             def handover(target):
-                def run():
-                    while True:
-                        status, data = self.call('POST', '/allocations', {
-                            source: {
-                                'allocations': {}, 'project_id': 'p',
-                                'user_id': 'u', 'consumer_generation': 1,
-                                'consumer_type': 'INSTANCE'},
-                            target: {
-                                'allocations': {
-                                    rp: {'resources': {'VCPU': 2}}},
-                                'project_id': 'p', 'user_id': 'u',
-                                'consumer_generation': None,
-                                'consumer_type': 'MIGRATION'}})
-                        if status == 409 and (
-                                data['errors'][0]['conflict']['kind'] ==
-                                'provider_generation'):
-                            continue
-                        return status, data
-                return run
+                return lambda: self.post_retrying_provider_races({
+                    source: {
+                        'allocations': {}, 'project_id': 'p',
+                        'user_id': 'u', 'consumer_generation': 1,
+                        'consumer_type': 'INSTANCE'},
+                    target: {
+                        'allocations': {rp: {'resources': {'VCPU': 2}}},
+                        'project_id': 'p', 'user_id': 'u',
+                        'consumer_generation': None,
+                        'consumer_type': 'MIGRATION'}})
 
             results = self.race([handover(t) for t in targets])
             winners = [t for t, (status, _) in zip(targets, results)
