@@ -33,26 +33,34 @@ class _StoredRatio(sa_functions.FunctionElement):
 
 @sa_compiler.compiles(_StoredRatio)
 def _stored_ratio(element, compiler, **kw):
-    # SQLite and PostgreSQL store a double: read it as it is.
     return compiler.process(element.clauses, **kw)
 
 
 @sa_compiler.compiles(_StoredRatio, 'mysql')
 def _stored_ratio_mysql(element, compiler, **kw):
-    # MySQL's FLOAT is single precision: 0.9 is stored as 0.89999997...
-    # Round it (as a DOUBLE: "+ 0") to 7 significant digits, the nearest
-    # decimal that single precision represents, so 0.9 reads as 0.9 and
-    # (total - reserved) * ratio is not a hair below an integer.
-    col = compiler.process(element.clauses, **kw)
+    return ratio_sql('mysql', compiler.process(element.clauses, **kw))
+
+
+def ratio_sql(dialect_name, column):
+    """ratio_expr() for raw SQL text: the SQL reading ``column`` (e.g.
+    ``'i.allocation_ratio'``) as the client sent it on ``dialect_name``.
+    MySQL's FLOAT is single precision: 0.9 is stored as 0.89999997...;
+    round it (as a DOUBLE: "+ 0") to 7 significant digits, the nearest
+    decimal single precision represents, so 0.9 reads as 0.9 and
+    (total - reserved) * ratio is not a hair below an integer. SQLite
+    and PostgreSQL store a double: the column as it is."""
+    if dialect_name != 'mysql':
+        return column
     return ('CASE WHEN {c} = 0 THEN {c} + 0 '
             'ELSE ROUND({c} + 0, 6 - FLOOR(LOG10(ABS({c})))) END'
-            ).format(c=col)
+            ).format(c=column)
 
 
 def ratio_expr(inv=INV):
     """SQL reading ``inv.allocation_ratio`` as the client sent it on every
-    backend. Every reader of inventories selects the ratio through this
-    (never the bare column): API output, and capacity arithmetic."""
+    backend (see ratio_sql()). Every reader of inventories selects the
+    ratio through this (never the bare column): API output, and capacity
+    arithmetic."""
     return _StoredRatio(inv.c.allocation_ratio)
 
 

@@ -5,6 +5,8 @@ SQLite and PostgreSQL keep full double precision."""
 
 import uuid
 
+import sqlalchemy as sa
+
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_provider as rp_obj
 from placement.tests.db import test_inventory_api_races
@@ -41,6 +43,12 @@ class _Ratio(test_inventory_api_races.AppClient):
         self.assertEqual(RATIOS, {
             name: inv_obj.serialize(row)['allocation_ratio']
             for name, row in inv_obj.get_all(self.ctx, rp_id)})
+        # Raw SQL reads it the same way.
+        with self.db.engine.connect() as conn:
+            column = inv_obj.ratio_sql(conn.dialect.name, 'allocation_ratio')
+            self.assertEqual(sorted(RATIOS.values()), sorted(
+                conn.execute(sa.text('SELECT %s FROM inventories' % column))
+                .scalars()))
         # Capacity uses the ratio as sent: floor(10 * 0.9) = 9, not 8.
         _status, data = self.call(
             'GET', '/resource_providers?resources=VCPU:9')
