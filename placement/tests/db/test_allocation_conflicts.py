@@ -92,6 +92,25 @@ class _ConflictTests(_AppCase):
                           'resource_provider_uuid': self.rp_uuid,
                           'expected': 0, 'current': 0}, error['conflict'])
 
+    def test_delete_gives_up_on_deadlocks(self):
+        self.assertEqual(204, self.put(None)[0])
+        self.conf.set_override('allocation_conflict_retry_count', 1,
+                               group='placement')
+        with mock.patch.object(consumer_obj, 'delete_by_uuid',
+                               side_effect=db_exc.DBDeadlock()) as m:
+            req = webob.Request.blank('/allocations/%s' % self.consumer,
+                                      method='DELETE')
+            req.headers['x-auth-token'] = 'admin'
+            req.headers['OpenStack-API-Version'] = 'placement latest'
+            resp = req.get_response(self.app)
+        self.assertEqual(2, m.call_count)
+        self.assertEqual(409, resp.status_int)
+        error = resp.json_body['errors'][0]
+        self.assertEqual('placement.concurrent_update', error['code'])
+        self.assertEqual({'kind': 'provider_generation'}, error['conflict'])
+        # Nothing was deleted.
+        self.assertEqual(204, self.put(1)[0])
+
     def test_consumer_changed_after_our_read(self):
         # The CAS lost, yet the consumer is (again) at the generation we
         # sent: no "expected 1 but got 1", but what happened.
