@@ -227,7 +227,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
         page = None if stop is None else min(stop + 16, _MAX_PAGE)
         # Trees are loaded in growing chunks, so a bounded answer reads
         # little more than the trees it uses.
-        chunk = None if stop is None else max(8, stop // 2)
+        chunk = None if stop is None else max(8, stop)
         while True:
             roots = research.root_scan(ctx, conditions, after, page)
             if not roots:

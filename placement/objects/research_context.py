@@ -209,40 +209,44 @@ def load_trees(ctx, root_ids, sharing_tid, trait_names):
     traits = {}
     aggs = {}
     for chunk in _chunks(root_ids):
+        # One round trip: providers, inventories (with usage), traits and
+        # aggregates as tagged rows of one UNION ALL.
         in_trees = 'p.root_provider_id IN (%s)' % _ids(chunk)
-        for row in ctx.session.execute(_text(
-                'SELECT p.id, p.uuid, p.parent_provider_id, '
-                'p.root_provider_id FROM resource_providers p '
-                'WHERE ' + in_trees)):
-            providers[row[0]] = row
-        for row in ctx.session.execute(_text(
-                'SELECT i.resource_provider_id, i.resource_class_id, '
-                'i.total, i.reserved, i.min_unit, i.max_unit, i.step_size, '
-                'i.allocation_ratio, ' + _USED + ' FROM inventories i '
-                'JOIN resource_providers p '
-                'ON p.id = i.resource_provider_id WHERE ' + in_trees)):
-            (rp_id, rc, total, reserved, min_unit, max_unit, step, ratio,
-             used) = row
-            inventories.setdefault(rp_id, {})[rc] = engine.Inventory(
-                inv_obj.capacity(total, reserved, ratio), int(used or 0),
-                min_unit, max_unit, step)
-        for rp_id, tid, name in ctx.session.execute(_text(
-                'SELECT t.resource_provider_id, tr.id, tr.name '
-                'FROM resource_provider_traits t '
-                'JOIN traits tr ON tr.id = t.trait_id '
-                'JOIN resource_providers p ON p.id = t.resource_provider_id '
-                'WHERE ' + in_trees)):
-            traits.setdefault(rp_id, set()).add(tid)
-            trait_names[tid] = name
-        for rp_id, agg_id in ctx.session.execute(_text(
-                'SELECT g.resource_provider_id, g.aggregate_id '
-                'FROM resource_provider_aggregates g '
-                'JOIN resource_providers p ON p.id = g.resource_provider_id '
-                'WHERE ' + in_trees)):
-            aggs.setdefault(rp_id, set()).add(agg_id)
+        sql = ' UNION ALL '.join([
+            'SELECT 1 AS kind, i.resource_provider_id AS rp, '
+            'i.resource_class_id AS a, i.total AS b, i.reserved AS c, '
+            'i.min_unit AS d, i.max_unit AS e, i.step_size AS g, '
+            '%s AS h, i.allocation_ratio AS f, \'\' AS s '
+            'FROM inventories i JOIN resource_providers p '
+            'ON p.id = i.resource_provider_id WHERE %s' % (_USED, in_trees),
+            'SELECT 0, p.id, p.parent_provider_id, p.root_provider_id, '
+            '0, 0, 0, 0, 0, 0, p.uuid FROM resource_providers p '
+            'WHERE ' + in_trees,
+            'SELECT 2, t.resource_provider_id, tr.id, 0, 0, 0, 0, 0, 0, 0, '
+            'tr.name FROM resource_provider_traits t '
+            'JOIN traits tr ON tr.id = t.trait_id '
+            'JOIN resource_providers p ON p.id = t.resource_provider_id '
+            'WHERE ' + in_trees,
+            'SELECT 3, g.resource_provider_id, g.aggregate_id, '
+            '0, 0, 0, 0, 0, 0, 0, \'\' FROM resource_provider_aggregates g '
+            'JOIN resource_providers p ON p.id = g.resource_provider_id '
+            'WHERE ' + in_trees,
+        ])
+        for (kind, rp_id, a, b, c, d, e, g, h, f,
+             text) in ctx.session.execute(_text(sql)):
+            if kind == 0:
+                providers[rp_id] = (text, a, b)
+            elif kind == 1:
+                inventories.setdefault(rp_id, {})[a] = engine.Inventory(
+                    inv_obj.capacity(b, c, f), int(h or 0), d, e, g)
+            elif kind == 2:
+                traits.setdefault(rp_id, set()).add(a)
+                trait_names[a] = text
+            else:
+                aggs.setdefault(rp_id, set()).add(a)
     result = []
     for rp_id in sorted(providers):
-        _id, uuid, parent_id, root_id = providers[rp_id]
+        uuid, parent_id, root_id = providers[rp_id]
         rp_traits = frozenset(traits.get(rp_id, ()))
         result.append(engine.Provider(
             rp_id, uuid, parent_id, root_id,
