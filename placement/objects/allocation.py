@@ -249,7 +249,8 @@ def _check_capacity(ctx, wanted, own, rps_by_id, rc_names):
     inventories = {
         (row.resource_provider_id, row.resource_class_id): row
         for row in ctx.session.execute(
-            sa.select(INV).where(INV.c.resource_provider_id.in_(rp_ids)))}
+            sa.select(*inv_obj.columns())
+            .where(INV.c.resource_provider_id.in_(rp_ids)))}
     usage = {
         (row.resource_provider_id, row.resource_class_id): int(row.used)
         for row in ctx.session.execute(
