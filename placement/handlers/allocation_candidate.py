@@ -4,6 +4,7 @@ and shape the answer for the request's microversion."""
 
 import re
 
+from placement.db import api as db_api
 from placement import errors
 from placement import microversion
 from placement.objects import allocation_candidate as ac_obj
@@ -179,8 +180,8 @@ def _check_conflicts(groups):
     for suffix in sorted(groups):
         group = groups[suffix]
         if group.required is not None and group.required.conflicts():
-            found.append('%s: (%s)' % (group.key('required'),
-                                        ', '.join(group.required.conflicts())))
+            found.append('%s: (%s)' % (
+                group.key('required'), ', '.join(group.required.conflicts())))
     if found:
         raise errors.bad_request(
             'Conflicting required and forbidden traits found in the '
@@ -295,6 +296,36 @@ def _summaries(result, requested_rcs, rc_names, version):
     return summaries
 
 
+def _search(ctx, groups, root_traits, same_subtree, isolate, limit,
+            version):
+    """Resolve names, search and shape the response body."""
+    request = _resolve(ctx, groups, root_traits, same_subtree, isolate,
+                       version)
+    if request is None:
+        return {'allocation_requests': [], 'provider_summaries': {}}
+    conf = ctx.config.placement
+    result = ac_obj.find(
+        ctx, request, limit=limit,
+        randomize=conf.randomize_allocation_candidates,
+        max_candidates=conf.max_allocation_candidates,
+        strategy=conf.allocation_candidates_generation_strategy)
+
+    rc_ids = set()
+    for p in result.providers.values():
+        rc_ids.update(p.inventories)
+    rc_names = rc_obj.names_from_ids(ctx, rc_ids)
+    requested = set()
+    for group in request.groups:
+        requested.update(group.resources)
+    return {
+        'allocation_requests': [
+            _allocation_request(c, result.providers, rc_names, version)
+            for c in result.candidates],
+        'provider_summaries': _summaries(result, requested, rc_names,
+                                         version),
+    }
+
+
 def list_allocation_candidates(req):
     """GET /allocation_candidates."""
     util.require_version(req, MIN_VERSION)
@@ -324,31 +355,8 @@ def list_allocation_candidates(req):
             'The "group_policy" parameter is required when specifying more '
             'than one "resources{N}" parameter.')
 
-    request = _resolve(ctx, groups, root_traits, same_subtree,
-                       group_policy == 'isolate', version)
-    empty = {'allocation_requests': [], 'provider_summaries': {}}
-    if request is None:
-        return util.json_response(req, empty)
-    conf = ctx.config.placement
-    result = ac_obj.find(
-        ctx, request, limit=limit,
-        randomize=conf.randomize_allocation_candidates,
-        max_candidates=conf.max_allocation_candidates,
-        strategy=conf.allocation_candidates_generation_strategy)
-
-    rc_ids = set()
-    for p in result.providers.values():
-        rc_ids.update(p.inventories)
-    rc_names = rc_obj.names_from_ids(ctx, rc_ids)
-    requested = set()
-    for group in request.groups:
-        requested.update(group.resources)
-    data = {
-        'allocation_requests': [
-            _allocation_request(c, result.providers, rc_names, version)
-            for c in result.candidates],
-        'provider_summaries': _summaries(result, requested, rc_names,
-                                         version),
-    }
+    # One read transaction for every lookup and the search.
+    with db_api.context_manager.reader.using(ctx):
+        data = _search(ctx, groups, root_traits, same_subtree,
+                       group_policy == 'isolate', limit, version)
     return util.json_response(req, data)
-

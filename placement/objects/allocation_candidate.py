@@ -248,7 +248,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
 
     candidates = []
     for cand in engine.generate(request, anchors(), strategy,
-                                 dedup=bool(sharing)):
+                                dedup=bool(sharing)):
         candidates.append(cand)
         if stop is not None and len(candidates) >= stop:
             break

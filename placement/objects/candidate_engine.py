@@ -266,7 +266,7 @@ class _Walk(object):
     def _take(self, i, p, amounts):
         """Apply choice ``p`` at level ``i``; False (and nothing applied)
         when it breaks capacity, isolate or the one-per-tree rule."""
-        kind, group = self.levels[i][0], self.levels[i][1]
+        kind = self.levels[i][0]
         current = self.sums.get(p.id, {})
         for rc, amount in amounts.items():
             inv = p.inventories[rc]
