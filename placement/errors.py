@@ -73,3 +73,49 @@ def bad_request(detail, **kw):
 
 def conflict(detail, **kw):
     return http_error(webob.exc.HTTPConflict, detail, **kw)
+
+
+# ------------------------------------------------------------------------
+# The machine-readable ``conflict`` member of 409s (notes/conflict-member.md)
+# for the provider, inventory, trait, aggregate and resource class
+# endpoints: one constructor per kind so every handler describes the same
+# situation the same way.
+
+def conflict_of_kind(detail, kind, code=None, **members):
+    """A 409 whose ``conflict`` member is ``{"kind": kind, **members}``;
+    members that are None (unknown, or not sent) are left out."""
+    member = {'kind': kind}
+    member.update((k, v) for k, v in members.items() if v is not None)
+    return conflict(detail, code=code, conflict=member)
+
+
+def provider_generation_conflict(detail, rp_uuid, expected=None,
+                                 current=None, code=CONCURRENT_UPDATE):
+    """The provider is not (or no longer) at the generation the write
+    relied on. ``expected``: the generation the request sent (None when it
+    sent none); ``current``: the provider's generation now, if known."""
+    return conflict_of_kind(detail, 'provider_generation', code=code,
+                            resource_provider_uuid=rp_uuid,
+                            expected=expected, current=current)
+
+
+def inventory_in_use_conflict(detail, rp_uuid, resource_classes, code):
+    """Inventory of ``resource_classes`` (names) still has allocations."""
+    return conflict_of_kind(detail, 'inventory_in_use', code=code,
+                            resource_provider_uuid=rp_uuid,
+                            resource_classes=list(resource_classes))
+
+
+def duplicate_conflict(detail, name=None, uuid=None, code=None):
+    """Another provider / resource class already has this name or uuid."""
+    return conflict_of_kind(detail, 'duplicate', code=code, name=name,
+                            uuid=uuid)
+
+
+def concurrent_update_conflict(detail, **members):
+    """A write without a generation lost a database-level race (deadlock,
+    duplicate key, lock timeout) with another request: retry it.
+    ``members`` name what was written (resource_provider_uuid,
+    resource_class or trait)."""
+    return conflict_of_kind(detail, 'concurrent_update',
+                            code=CONCURRENT_UPDATE, **members)

@@ -8,6 +8,7 @@ from placement import exception
 from placement import microversion
 from placement.policies import aggregate as policies
 from placement.objects import aggregate as agg_obj
+from placement.objects import resource_provider as rp_obj
 from placement.schemas import aggregate as schema
 from placement import util
 
@@ -50,13 +51,16 @@ def set_aggregates(req):
         generation = body['resource_provider_generation']
         uuids = body['aggregates']
         if generation != rp.generation:
-            raise errors.conflict(GENERATION_CHANGED,
-                                  code=errors.CONCURRENT_UPDATE)
+            raise errors.provider_generation_conflict(
+                GENERATION_CHANGED, rp.uuid, expected=generation,
+                current=rp.generation)
     else:
         uuids = body
     try:
         generation = agg_obj.set_for_provider(ctx, rp.id, uuids, generation)
     except exception.ConcurrentUpdateDetected:
-        raise errors.conflict(GENERATION_CHANGED,
-                              code=errors.CONCURRENT_UPDATE)
+        # Before 1.19 only a database race gets here (no generation sent).
+        raise errors.provider_generation_conflict(
+            GENERATION_CHANGED, rp.uuid, expected=generation,
+            current=rp_obj.current_generation(ctx, rp.uuid))
     return _response(req, uuids, generation)

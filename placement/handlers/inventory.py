@@ -8,6 +8,7 @@ from placement import exception
 from placement import microversion
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_class as rc_obj
+from placement.objects import resource_provider as rp_obj
 from placement.policies import inventory as policies
 from placement.schemas import inventory as schema
 from placement import util
@@ -37,8 +38,9 @@ def _collection(generation, named_rows):
 
 def _check_generation(rp, generation):
     if generation != rp.generation:
-        raise errors.conflict(GENERATION_CONFLICT,
-                              code=errors.CONCURRENT_UPDATE)
+        raise errors.provider_generation_conflict(
+            GENERATION_CONFLICT, rp.uuid, expected=generation,
+            current=rp.generation)
 
 
 def _check_capacity(req, rp, record, action):
@@ -55,13 +57,22 @@ def _check_capacity(req, rp, record, action):
             'value is %s total.' % (action, rp.uuid, relation))
 
 
-def _concurrent_update(exc):
-    return errors.conflict('%s: %s' % (GENERATION_CONFLICT, exc),
-                           code=errors.CONCURRENT_UPDATE)
+def _generation_changed(ctx, rp, detail, expected=None):
+    """A provider_generation 409 after a write lost the generation
+    compare-and-set (or a database race); ``current`` is re-read."""
+    return errors.provider_generation_conflict(
+        detail, rp.uuid, expected=expected,
+        current=rp_obj.current_generation(ctx, rp.uuid))
 
 
-def _in_use(exc, prefix, code):
-    return errors.conflict('%s: %s' % (prefix, exc), code=code)
+def _concurrent_update(ctx, rp, exc, expected=None):
+    return _generation_changed(ctx, rp, '%s: %s' % (GENERATION_CONFLICT, exc),
+                               expected)
+
+
+def _in_use(rp, exc, prefix, code):
+    return errors.inventory_in_use_conflict(
+        '%s: %s' % (prefix, exc), rp.uuid, exc.resource_class_names, code)
 
 
 def _start(req, action):
@@ -114,10 +125,9 @@ def create_inventory(req):
         generation = inv_obj.add(ctx, rp, rp.generation, rc_id, record,
                                  rc_name=rc_name)
     except inv_obj.InventoryExists as exc:
-        raise errors.conflict('Update conflict: %s' % exc,
-                              code=errors.CONCURRENT_UPDATE)
+        raise _generation_changed(ctx, rp, 'Update conflict: %s' % exc)
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(exc)
+        raise _concurrent_update(ctx, rp, exc)
     record['resource_provider_generation'] = generation
     resp = util.json_response(req, record, status=201)
     resp.location = util.absolute_url(
@@ -147,11 +157,12 @@ def set_inventories(req):
             ctx, rp, body['resource_provider_generation'],
             {ids[name]: record for name, record in records.items()})
     except inv_obj.InventoryInUse as exc:
-        raise _in_use(exc, 'Unable to update inventory for resource '
+        raise _in_use(rp, exc, 'Unable to update inventory for resource '
                       'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
     except (exception.ConcurrentUpdateDetected,
             inv_obj.InventoryExists) as exc:
-        raise _concurrent_update(exc)
+        raise _concurrent_update(ctx, rp, exc,
+                                 body['resource_provider_generation'])
     return util.json_response(
         req, {'resource_provider_generation': generation,
               'inventories': records})
@@ -177,7 +188,8 @@ def update_inventory(req):
             'No inventory record with resource class for resource '
             'provider %s: %s' % (rp.uuid, rc_name))
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(exc)
+        raise _concurrent_update(ctx, rp, exc,
+                                 body['resource_provider_generation'])
     record['resource_provider_generation'] = generation
     return util.json_response(req, record)
 
@@ -197,10 +209,10 @@ def delete_inventory(req):
         raise not_found
     except inv_obj.InventoryInUse as exc:
         # Upstream's quirk: concurrent_update, not inventory.inuse.
-        raise _in_use(exc, 'Unable to delete inventory of class %s' %
+        raise _in_use(rp, exc, 'Unable to delete inventory of class %s' %
                       rc_name, errors.CONCURRENT_UPDATE)
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(exc)
+        raise _concurrent_update(ctx, rp, exc)
     return util.empty_response(204)
 
 
@@ -210,8 +222,8 @@ def delete_inventories(req):
     try:
         inv_obj.delete_all(ctx, rp, rp.generation)
     except inv_obj.InventoryInUse as exc:
-        raise _in_use(exc, 'Unable to delete inventory for resource '
+        raise _in_use(rp, exc, 'Unable to delete inventory for resource '
                       'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(exc)
+        raise _concurrent_update(ctx, rp, exc)
     return util.empty_response(204)

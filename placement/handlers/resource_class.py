@@ -53,12 +53,16 @@ def get_resource_class(req):
                               last_modified=util.row_modified(row))
 
 
+def _race(exc, name):
+    return errors.concurrent_update_conflict(str(exc), resource_class=name)
+
+
 def _create(ctx, name):
     try:
         with exception.db_races_as_conflict():
             return rc_obj.ensure(ctx, name)
     except exception.ConcurrentUpdateDetected as exc:
-        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
+        raise _race(exc, name)
 
 
 def create_resource_class(req):
@@ -68,8 +72,9 @@ def create_resource_class(req):
     ctx.can(policies.CREATE)
     name = util.extract_json(req.body, schema.POST)['name']
     if not _create(ctx, name):
-        raise errors.conflict(
-            'Conflicting resource class already exists: %s' % name)
+        raise errors.duplicate_conflict(
+            'Conflicting resource class already exists: %s' % name,
+            name=name)
     return util.empty_response(201, headers=_location(req, name))
 
 
@@ -106,9 +111,9 @@ def _rename(req):
         raise errors.bad_request(
             'Cannot update standard resource class %s' % old_name)
     except rc_obj.ResourceClassExists as exc:
-        raise errors.conflict(str(exc))
+        raise errors.duplicate_conflict(str(exc), name=new_name)
     except exception.ConcurrentUpdateDetected as exc:
-        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
+        raise _race(exc, new_name)
     return util.json_response(req, _class_dict(req, row.name),
                               cache_headers=False)
 
@@ -127,5 +132,7 @@ def delete_resource_class(req):
             'Error in delete resource class: Cannot delete standard '
             'resource class %s' % name)
     except rc_obj.ResourceClassInUse as exc:
-        raise errors.conflict('Error in delete resource class: %s' % exc)
+        raise errors.conflict_of_kind(
+            'Error in delete resource class: %s' % exc,
+            'resource_class_in_use', resource_class=name)
     return util.empty_response(204)

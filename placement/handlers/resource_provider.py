@@ -47,11 +47,13 @@ def provider_dict(req, row):
 
 
 def _conflict(exc):
-    return errors.conflict(str(exc), code=errors.DUPLICATE_NAME)
+    return errors.duplicate_conflict(str(exc), name=exc.name, uuid=exc.uuid,
+                                     code=errors.DUPLICATE_NAME)
 
 
-def _concurrent(exc):
-    return errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
+def _concurrent(exc, uuid):
+    return errors.concurrent_update_conflict(str(exc),
+                                             resource_provider_uuid=uuid)
 
 
 def create_resource_provider(req):
@@ -72,7 +74,7 @@ def create_resource_provider(req):
     except rp_obj.DuplicateProvider as exc:
         raise _conflict(exc)
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent(exc)
+        raise _concurrent(exc, uuid)
     except rp_obj.InvalidParent as exc:
         raise errors.bad_request(prefix + str(exc))
     location = util.absolute_url(req, '/resource_providers/%s' % uuid)
@@ -114,7 +116,7 @@ def update_resource_provider(req):
         raise errors.bad_request('Unable to save resource provider %s: %s' %
                                  (uuid, exc))
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent(exc)
+        raise _concurrent(exc, before.uuid)
     except exception.ResourceProviderNotFound:
         raise errors.not_found(
             'No resource provider with uuid %s found' % uuid)
@@ -134,12 +136,16 @@ def delete_resource_provider(req):
         raise errors.not_found(
             'No resource provider with uuid %s found for delete' % uuid)
     except rp_obj.ProviderHasChildren as exc:
-        raise errors.conflict(str(exc),
-                              code=errors.PROVIDER_CANNOT_DELETE_PARENT)
+        raise errors.conflict_of_kind(
+            str(exc), 'provider_has_children',
+            code=errors.PROVIDER_CANNOT_DELETE_PARENT,
+            resource_provider_uuid=exc.kwargs['uuid'])
     except rp_obj.ProviderInUse as exc:
-        raise errors.conflict(str(exc), code=errors.PROVIDER_IN_USE)
+        raise errors.conflict_of_kind(
+            str(exc), 'provider_in_use', code=errors.PROVIDER_IN_USE,
+            resource_provider_uuid=exc.kwargs['uuid'])
     except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent(exc)
+        raise _concurrent(exc, uuid)
     return util.empty_response(204)
 
 

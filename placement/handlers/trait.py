@@ -6,6 +6,7 @@ import re
 
 from placement import errors
 from placement import exception
+from placement.objects import resource_provider as rp_obj
 from placement.objects import trait as trait_obj
 from placement.policies import trait as policies
 from placement.schemas import trait as schema
@@ -17,8 +18,17 @@ GENERATION_CHANGED = ("Resource provider's generation already changed. "
                       "Please update the generation and try again.")
 
 
-def _generation_conflict():
-    return errors.conflict(GENERATION_CHANGED, code=errors.CONCURRENT_UPDATE)
+def _generation_conflict(ctx, rp, expected=None, current=None):
+    """``current`` defaults to a fresh read (after a lost
+    compare-and-set)."""
+    if current is None:
+        current = rp_obj.current_generation(ctx, rp.uuid)
+    return errors.provider_generation_conflict(
+        GENERATION_CHANGED, rp.uuid, expected=expected, current=current)
+
+
+def _trait_race(exc, name):
+    return errors.concurrent_update_conflict(str(exc), trait=name)
 
 
 def _name_filter(value):
@@ -101,7 +111,7 @@ def put_trait(req):
     try:
         row, created = trait_obj.ensure(ctx, name)
     except exception.ConcurrentUpdateDetected as exc:
-        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
+        raise _trait_race(exc, name)
     resp = util.empty_response(
         201 if created else 204,
         headers=[('Location', _trait_location(req, name))])
@@ -121,9 +131,9 @@ def delete_trait(req):
     except trait_obj.TraitCannotDeleteStandard as exc:
         raise errors.bad_request(str(exc))
     except trait_obj.TraitInUse as exc:
-        raise errors.conflict(str(exc))
+        raise errors.conflict_of_kind(str(exc), 'trait_in_use', trait=name)
     except exception.ConcurrentUpdateDetected as exc:
-        raise errors.conflict(str(exc), code=errors.CONCURRENT_UPDATE)
+        raise _trait_race(exc, name)
     return util.empty_response(204)
 
 
@@ -155,7 +165,7 @@ def update_traits_for_resource_provider(req):
     rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
     generation = body['resource_provider_generation']
     if generation != rp.generation:
-        raise _generation_conflict()
+        raise _generation_conflict(ctx, rp, generation, rp.generation)
     try:
         ids = trait_obj.ids_from_names(ctx, body['traits'])
     except exception.TraitNotFound as exc:
@@ -164,7 +174,7 @@ def update_traits_for_resource_provider(req):
         generation = trait_obj.set_for_provider(
             ctx, rp.id, generation, ids.values())
     except exception.ConcurrentUpdateDetected:
-        raise _generation_conflict()
+        raise _generation_conflict(ctx, rp, generation)
     # The set this request made (a later writer's set would not match
     # the generation we report).
     return _provider_traits_response(
@@ -179,5 +189,5 @@ def delete_traits_for_resource_provider(req):
     try:
         trait_obj.delete_for_provider(ctx, rp.id, rp.generation)
     except exception.ConcurrentUpdateDetected:
-        raise _generation_conflict()
+        raise _generation_conflict(ctx, rp)
     return util.empty_response(204)

@@ -122,6 +122,12 @@ class InventoryInUse(exception.Conflict):
     msg_fmt = ("Inventory for '%(resource_classes)s' on resource provider "
                "'%(resource_provider)s' in use.")
 
+    @property
+    def resource_class_names(self):
+        """The classes in use as a list (class names never contain
+        ', ')."""
+        return self.kwargs['resource_classes'].split(', ')
+
 
 def with_defaults(body):
     """The six record fields of a request body, defaults filled in."""

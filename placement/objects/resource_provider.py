@@ -132,6 +132,8 @@ class DuplicateProvider(exception.Conflict):
             clauses.append('Conflicting resource provider uuid: %s '
                            'already exists' % uuid)
         super().__init__(', '.join(clauses) + '.')
+        self.name = name
+        self.uuid = uuid
 
 
 class InvalidParent(exception.PlacementException):
@@ -200,6 +202,16 @@ def _translate_duplicate(ctx, exc, name, uuid):
     if 'uuid' in columns:
         return DuplicateProvider(None, uuid)
     return DuplicateProvider(name, None)
+
+
+def current_generation(ctx, uuid):
+    """The provider's generation now (read in a new transaction, e.g.
+    after a failed compare-and-set), or None when it no longer exists.
+    For the ``current`` member of a 409."""
+    try:
+        return get_by_uuid(ctx, uuid).generation
+    except exception.ResourceProviderNotFound:
+        return None
 
 
 # ------------------------------------------------------------------------
