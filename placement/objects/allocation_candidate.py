@@ -183,11 +183,10 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     """Search candidates for ``request`` (an engine.Request with ids
     resolved). ``limit`` keeps at most that many (random sample when
     ``randomize``); ``max_candidates`` (-1 = unlimited) caps generation."""
-    nested = research.is_nested(ctx)
-    result = Result(nested=nested)
     min_amounts = _min_amounts(request)
-    if _impossible(request) or not research.classes_available(
-            ctx, min_amounts):
+    nested, sharing_tid, available = research.preflight(ctx, min_amounts)
+    result = Result(nested=nested)
+    if _impossible(request) or not available:
         return result
 
     stop = None
@@ -198,7 +197,6 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     if stop == 0:
         return result
 
-    sharing_tid = research.trait_id(ctx, research.SHARING_TRAIT)
     by_id = result.providers
     trees = {}
 

@@ -121,23 +121,27 @@ def is_root_clause(root, root_id):
     return '%s.id = %d' % (root, int(root_id))
 
 
-def is_nested(ctx):
-    """Does any provider have a parent?"""
-    return ctx.session.execute(_text(
-        'SELECT 1 FROM resource_providers '
-        'WHERE parent_provider_id IS NOT NULL LIMIT 1')).first() is not None
+def _flag(condition):
+    return 'CASE WHEN %s THEN 1 ELSE 0 END' % condition
 
 
-def classes_available(ctx, min_amounts):
-    """Does some provider anywhere have room for each (rc, amount)?"""
+def preflight(ctx, min_amounts):
+    """One round trip for the request-wide facts: (nested: does any
+    provider have a parent, sharing trait id or None, available: does
+    some provider have room for each requested (rc, amount))."""
+    columns = [
+        _flag('EXISTS (SELECT 1 FROM resource_providers '
+              'WHERE parent_provider_id IS NOT NULL)'),
+        "(SELECT id FROM traits WHERE name = '%s')" % SHARING_TRAIT,
+    ]
     for rc, amount in sorted(min_amounts.items()):
-        found = ctx.session.execute(_text(
-            'SELECT 1 FROM inventories i WHERE i.resource_class_id = %d '
-            'AND %s + %d <= (i.total - i.reserved) * i.allocation_ratio '
-            'LIMIT 1' % (int(rc), _USED, int(amount)))).first()
-        if found is None:
-            return False
-    return True
+        columns.append(_flag(
+            'EXISTS (SELECT 1 FROM inventories i '
+            'WHERE i.resource_class_id = %d '
+            'AND %s + %d <= (i.total - i.reserved) * i.allocation_ratio)' %
+            (int(rc), _USED, int(amount))))
+    row = ctx.session.execute(_text('SELECT ' + ', '.join(columns))).first()
+    return bool(row[0]), row[1], all(row[2:])
 
 
 @db_api.context_manager.reader
@@ -148,11 +152,6 @@ def aggregate_ids(ctx, uuids):
     rows = ctx.session.execute(sa.select(AGG.c.uuid, AGG.c.id).where(
         AGG.c.uuid.in_(sorted(uuids))))
     return dict(rows.all())
-
-
-def trait_id(ctx, name):
-    return ctx.session.execute(
-        sa.select(TRAIT.c.id).where(TRAIT.c.name == name)).scalar()
 
 
 @db_api.context_manager.reader
