@@ -70,22 +70,17 @@ def conflict_for(ctx, exc, requests):
     if isinstance(exc, alloc_obj.ConsumerRace):
         return _consumer_race(ctx, exc, requests)
     if isinstance(exc, alloc_obj.RetriesExhausted):
-        member = {'kind': 'provider_generation'}
+        current = None
         if exc.rp_uuid is not None:
-            member.update(
-                resource_provider_uuid=exc.rp_uuid, expected=exc.seen,
-                current=alloc_obj.provider_generation(ctx, exc.rp_uuid))
-        return errors.conflict(RACE_DETAIL, code=errors.CONCURRENT_UPDATE,
-                               conflict=member)
+            current = alloc_obj.provider_generation(ctx, exc.rp_uuid)
+        return errors.provider_generation_conflict(
+            RACE_DETAIL, exc.rp_uuid, expected=exc.seen, current=current)
     if isinstance(exc, alloc_obj.InvalidAllocation):
-        member = {'kind': 'capacity', 'reason': exc.reason,
-                  'resource_provider_uuid': exc.rp_uuid,
-                  'resource_class': exc.rc_name}
-        for name in ('requested', 'used', 'capacity'):
-            if getattr(exc, name) is not None:
-                member[name] = getattr(exc, name)
-        return errors.conflict('Unable to allocate inventory: %s' % exc,
-                               conflict=member)
+        return errors.conflict_of_kind(
+            'Unable to allocate inventory: %s' % exc, 'capacity',
+            reason=exc.reason, resource_provider_uuid=exc.rp_uuid,
+            resource_class=exc.rc_name, requested=exc.requested,
+            used=exc.used, capacity=exc.capacity)
     return None
 
 

@@ -18,28 +18,20 @@ def _error(ctx, exc, requests):
         return errors.bad_request(
             str(exc), code=errors.RESOURCE_PROVIDER_NOT_FOUND)
     if isinstance(exc, reshaper_obj.ProviderGenerationConflict):
-        return errors.conflict(
-            str(exc), code=errors.CONCURRENT_UPDATE,
-            conflict={'kind': 'provider_generation',
-                      'resource_provider_uuid': exc.rp_uuid,
-                      'expected': exc.given, 'current': exc.actual})
+        return errors.provider_generation_conflict(
+            str(exc), exc.rp_uuid, expected=exc.given, current=exc.actual)
     if isinstance(exc, exception.ResourceClassNotFound):
         return errors.bad_request('malformed reshaper data: %s' % exc)
     if isinstance(exc, alloc_obj.ProviderMissing):
         return errors.bad_request(str(exc))
     if isinstance(exc, inv_obj.InventoryInUse):
-        return errors.conflict(
-            str(exc), code=errors.INVENTORY_INUSE,
-            conflict={'kind': 'inventory_in_use',
-                      'resource_provider_uuid':
-                          exc.kwargs['resource_provider'],
-                      'resource_classes':
-                          exc.kwargs['resource_classes'].split(', ')})
+        return errors.inventory_in_use_conflict(
+            str(exc), exc.kwargs['resource_provider'],
+            exc.resource_class_names, code=errors.INVENTORY_INUSE)
     error = alloc_handler.conflict_for(ctx, exc, requests)
     if error is None and isinstance(exc, exception.ConcurrentUpdateDetected):
-        error = errors.conflict(alloc_handler.RACE_DETAIL,
-                                code=errors.CONCURRENT_UPDATE,
-                                conflict={'kind': 'provider_generation'})
+        error = errors.provider_generation_conflict(
+            alloc_handler.RACE_DETAIL, getattr(exc, 'rp_uuid', None))
     return error
 
 
