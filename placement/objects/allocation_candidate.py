@@ -12,8 +12,10 @@ from placement.db import api as db_api
 from placement.objects import candidate_engine as engine
 from placement.objects import research_context as research
 
-# Page size bounds for the root scan when the answer is bounded.
+# Page size bounds for the root scan when the answer is bounded, and the
+# fewest roots one bounded scan examines.
 _MAX_PAGE = 2000
+_MIN_WINDOW = 512
 
 
 class Result(object):
@@ -223,13 +225,13 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     def anchors():
         after = 0
         page = None if stop is None else min(stop + 16, _MAX_PAGE)
+        window = None if stop is None else max(8 * page, _MIN_WINDOW)
         # Trees are loaded in growing chunks, so a bounded answer reads
         # little more than the trees it uses.
         chunk = None if stop is None else max(8, stop)
-        while True:
-            roots = research.root_scan(ctx, conditions, after, page)
-            if not roots:
-                return
+        while after is not None:
+            roots, after = research.root_scan(ctx, conditions, after, page,
+                                              window)
             start = 0
             while start < len(roots):
                 end = len(roots) if chunk is None else start + chunk
@@ -239,10 +241,9 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
                 start = end
                 if chunk is not None:
                     chunk *= 2
-            if page is None or len(roots) < page:
-                return
-            after = roots[-1]
-            page = min(page * 4, _MAX_PAGE)
+            if page is not None:
+                page = min(page * 4, _MAX_PAGE)
+                window *= 4
 
     candidates = []
     for cand in engine.generate(request, anchors(), strategy,

@@ -181,15 +181,34 @@ def sharing_provider_roots(ctx, sharing_tid, min_amounts):
     return sorted(set(rows.scalars()))
 
 
-def root_scan(ctx, conditions, after, limit):
+def root_scan(ctx, conditions, after, limit, window=None):
     """Up to ``limit`` root ids greater than ``after``, in id order,
-    whose trees satisfy every clause of ``conditions('r')``."""
+    whose trees satisfy every clause of ``conditions('r')``.
+
+    With a ``window``, only the next ``window`` roots are examined, so
+    the work stays bounded whatever plan the database picks (PostgreSQL
+    turns the EXISTS into semi-joins over every root before applying
+    LIMIT). Returns ``(roots, resume)``: ``resume`` is the id to continue
+    after, or None when every root has been examined.
+    """
+    upper = None
+    if window is not None:
+        upper = ctx.session.execute(_text(
+            'SELECT id FROM resource_providers '
+            'WHERE parent_provider_id IS NULL AND id > %d '
+            'ORDER BY id LIMIT 1 OFFSET %d' %
+            (int(after), int(window) - 1))).scalar()
     sql = ('SELECT r.id FROM resource_providers r '
-           'WHERE r.parent_provider_id IS NULL AND r.id > %d AND %s '
-           'ORDER BY r.id' % (int(after), and_(conditions('r'))))
+           'WHERE r.parent_provider_id IS NULL AND r.id > %d %s AND %s '
+           'ORDER BY r.id' % (
+               int(after), '' if upper is None else
+               'AND r.id <= %d' % int(upper), and_(conditions('r'))))
     if limit is not None:
         sql += ' LIMIT %d' % int(limit)
-    return list(ctx.session.execute(_text(sql)).scalars())
+    roots = list(ctx.session.execute(_text(sql)).scalars())
+    if limit is not None and len(roots) == limit:
+        return roots, roots[-1]
+    return roots, upper
 
 
 def _raw_rows(ctx, sql):
