@@ -15,7 +15,7 @@ from placement.objects import research_context as research
 # Page size bounds for the root scan when the answer is bounded, and the
 # fewest roots one bounded scan examines.
 _MAX_PAGE = 2000
-_MIN_WINDOW = 512
+_MIN_WINDOW = 128
 
 
 class Result(object):
@@ -225,7 +225,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     def anchors():
         after = 0
         page = None if stop is None else min(stop + 16, _MAX_PAGE)
-        window = None if stop is None else max(8 * page, _MIN_WINDOW)
+        window = None if stop is None else max(2 * page, _MIN_WINDOW)
         # Trees are loaded in growing chunks, so a bounded answer reads
         # little more than the trees it uses.
         chunk = None if stop is None else max(8, stop)

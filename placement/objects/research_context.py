@@ -108,8 +108,11 @@ def in_aggs_clause(p, agg_ids, inner=False):
 def tree_has(root, build):
     """Some provider of ``root``'s tree satisfies ``build('p')``'s
     conditions (a list of clauses)."""
+    # ``LIMIT 1 OFFSET 0`` keeps PostgreSQL from turning the EXISTS into
+    # a semi-join over every tree (it then runs per candidate root,
+    # which a LIMIT on the roots can stop early); harmless elsewhere.
     return ('EXISTS (SELECT 1 FROM resource_providers p '
-            'WHERE p.root_provider_id = %s.id AND %s)' %
+            'WHERE p.root_provider_id = %s.id AND %s LIMIT 1 OFFSET 0)' %
             (root, and_(build('p'))))
 
 
