@@ -152,6 +152,25 @@ class Database(fixtures.Fixture):
     def create_schema(self):
         models.BASE.metadata.create_all(self.engine)
 
+    def insert_provider(self, name=None, inventory=None, max_unit=None):
+        """Insert a root provider directly (no API), with ``inventory``
+        {resource class id: total} (min_unit 1, max_unit ``max_unit`` or
+        the total, step 1, ratio 1.0). Returns (uuid, id)."""
+        rp_uuid = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            rp_id = conn.execute(sa.insert(models.RP).values(
+                uuid=rp_uuid, name=name or 'rp-' + rp_uuid, generation=0)
+            ).inserted_primary_key[0]
+            conn.execute(sa.update(models.RP).where(models.RP.c.id == rp_id)
+                         .values(root_provider_id=rp_id))
+            for rc_id, total in (inventory or {}).items():
+                conn.execute(sa.insert(models.INV).values(
+                    resource_provider_id=rp_id, resource_class_id=rc_id,
+                    total=total, reserved=0, min_unit=1,
+                    max_unit=max_unit or total, step_size=1,
+                    allocation_ratio=1.0))
+        return rp_uuid, rp_id
+
 
 class PolicyFixture(fixtures.Fixture):
     """Initialise the process-wide enforcer from ``conf``; reset after."""

@@ -24,16 +24,7 @@ class _Base(object):
         self.rp_uuid, self.rp_id = self.make_provider(total=10)
 
     def make_provider(self, total):
-        rp_uuid = str(uuid.uuid4())
-        with self.db.engine.begin() as conn:
-            rp_id = conn.execute(sa.insert(models.RP).values(
-                uuid=rp_uuid, name=rp_uuid, generation=0)
-            ).inserted_primary_key[0]
-            conn.execute(sa.insert(models.INV).values(
-                resource_provider_id=rp_id, resource_class_id=0,
-                total=total, reserved=0, min_unit=1, max_unit=total,
-                step_size=1, allocation_ratio=1.0))
-        return rp_uuid, rp_id
+        return self.db.insert_provider(inventory={0: total})
 
     def request(self, consumer, amount, generation=alloc_obj.UNCHECKED,
                 rp_uuid=None, **kw):

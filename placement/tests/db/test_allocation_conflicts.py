@@ -2,16 +2,13 @@
 the WSGI app: retries exhausted on provider races, and a consumer that
 changed between our read and our compare-and-set."""
 
-import json
 from unittest import mock
 import uuid
 
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
-import webob
 
 from placement.db import models
-from placement import deploy
 from placement import exception
 from placement.objects import consumer as consumer_obj
 from placement.objects import inventory as inv_obj
@@ -19,54 +16,33 @@ from placement.objects import resource_class as rc_obj
 from placement.objects import reshaper as reshaper_obj
 from placement.objects import resource_provider as rp_obj
 from placement.tests import fixtures
+from placement.tests.functional import base
 
 
-class _AppCase(object):
+class _AppCase(base.AppClient):
     """The app on a provider with 8 VCPU and one consumer uuid."""
 
     def setUp(self):
         super().setUp()
-        self.app = deploy.loadapp(self.conf)
-        self.rp_uuid = str(uuid.uuid4())
-        with self.db.engine.begin() as conn:
-            rp_id = conn.execute(sa.insert(models.RP).values(
-                uuid=self.rp_uuid, name='rp', generation=0)
-            ).inserted_primary_key[0]
-            conn.execute(sa.insert(models.INV).values(
-                resource_provider_id=rp_id, resource_class_id=0, total=8,
-                reserved=0, min_unit=1, max_unit=8, step_size=1,
-                allocation_ratio=1.0))
+        self.rp_uuid, _rp_id = self.db.insert_provider('rp', {0: 8})
         self.consumer = str(uuid.uuid4())
 
     def put(self, generation, version='latest', **extra):
-        req = webob.Request.blank('/allocations/%s' % self.consumer,
-                                  method='PUT')
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['OpenStack-API-Version'] = 'placement %s' % version
         body = {'allocations': {self.rp_uuid: {'resources': {'VCPU': 1}}},
                 'project_id': 'p', 'user_id': 'u'}
         if generation is not None or version == 'latest':
             body.update(consumer_generation=generation,
                         consumer_type='INSTANCE')
         body.update(extra)
-        req.body = json.dumps(body).encode()
-        req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        return resp.status_int, json.loads(resp.body) if resp.body else None
+        return self.call('PUT', '/allocations/%s' % self.consumer, body,
+                         version)
 
     def reshape(self, generation, inventories):
-        req = webob.Request.blank('/reshaper', method='POST')
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['x-roles'] = 'admin,service'
-        req.headers['OpenStack-API-Version'] = 'placement latest'
-        req.body = json.dumps({
+        return self.call('POST', '/reshaper', {
             'inventories': {self.rp_uuid: {
                 'resource_provider_generation': generation,
                 'inventories': inventories}},
-            'allocations': {}}).encode()
-        req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        return resp.status_int, json.loads(resp.body) if resp.body else None
+            'allocations': {}}, headers={'x-roles': 'admin,service'})
 
     def generation(self):
         with self.db.engine.connect() as conn:
@@ -98,14 +74,11 @@ class _ConflictTests(_AppCase):
                                group='placement')
         with mock.patch.object(consumer_obj, 'delete_by_uuid',
                                side_effect=db_exc.DBDeadlock()) as m:
-            req = webob.Request.blank('/allocations/%s' % self.consumer,
-                                      method='DELETE')
-            req.headers['x-auth-token'] = 'admin'
-            req.headers['OpenStack-API-Version'] = 'placement latest'
-            resp = req.get_response(self.app)
+            status, data = self.call('DELETE',
+                                     '/allocations/%s' % self.consumer)
         self.assertEqual(2, m.call_count)
-        self.assertEqual(409, resp.status_int)
-        error = resp.json_body['errors'][0]
+        self.assertEqual(409, status)
+        error = data['errors'][0]
         self.assertEqual('placement.concurrent_update', error['code'])
         self.assertEqual({'kind': 'provider_generation'}, error['conflict'])
         # Nothing was deleted.

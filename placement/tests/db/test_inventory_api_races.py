@@ -5,37 +5,13 @@ one success and 409 ``placement.concurrent_update`` for the rest (never a
 
 import uuid
 
-from placement import deploy
 from placement.tests import fixtures
 from placement.tests.functional import base
 
 RACERS = 6
 
 
-class AppClient(object):
-    """Mixin for DB-level test classes (see fixtures.for_each_backend)
-    that drive the WSGI app as admin: ``call`` returns (status, data);
-    ``race`` runs callables at once (functional.base.run_concurrently)."""
-
-    def setUp(self):
-        super().setUp()
-        self.app = deploy.loadapp(self.conf)
-
-    def call(self, method, path, body=None, version='latest'):
-        resp = base.APITestCase.request(self, method, path, body, version)
-        return resp.status_int, resp.json_body if resp.body else None
-
-    def race(self, funcs):
-        return base.run_concurrently(funcs)
-
-    def race_requests(self, method, path, bodies):
-        """Send one request per body at once; [(status, data)]."""
-        return self.race([
-            (lambda body=body: self.call(method, path, body))
-            for body in bodies])
-
-
-class _ApiRaces(AppClient):
+class _ApiRaces(base.AppClient):
 
     def assertOneWins(self, results):
         statuses = sorted(status for status, _data in results)

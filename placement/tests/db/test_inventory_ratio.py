@@ -9,13 +9,13 @@ import sqlalchemy as sa
 
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_provider as rp_obj
-from placement.tests.db import test_inventory_api_races
 from placement.tests import fixtures
+from placement.tests.functional import base
 
 RATIOS = {'VCPU': 0.9, 'MEMORY_MB': 16.0, 'DISK_GB': 1.5}
 
 
-class _Ratio(test_inventory_api_races.AppClient):
+class _Ratio(base.AppClient):
 
     def setUp(self):
         super().setUp()

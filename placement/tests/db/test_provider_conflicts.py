@@ -3,53 +3,34 @@ inventory, trait, aggregate and resource class endpoints, forced with
 mocks and checked through the WSGI app (the deterministic 409s are
 covered by the gabbi files)."""
 
-import json
 from unittest import mock
 import uuid
 
 from oslo_db import exception as db_exc
-import sqlalchemy as sa
-import webob
 
-from placement.db import models
-from placement import deploy
 from placement import exception
 from placement.objects import aggregate as agg_obj
 from placement.objects import resource_class as rc_obj
 from placement.objects import resource_provider as rp_obj
 from placement.objects import trait as trait_obj
 from placement.tests import fixtures
+from placement.tests.functional import base
 
 LOST_CAS = exception.ResourceProviderConcurrentUpdateDetected
 
 
-class _ProviderConflictTests(object):
+class _ProviderConflictTests(base.AppClient):
     """A provider at generation 0 with 8 VCPU."""
 
     def setUp(self):
         super().setUp()
-        self.app = deploy.loadapp(self.conf)
-        self.rp_uuid = str(uuid.uuid4())
-        with self.db.engine.begin() as conn:
-            rp_id = conn.execute(sa.insert(models.RP).values(
-                uuid=self.rp_uuid, name='rp', generation=0)
-            ).inserted_primary_key[0]
-            conn.execute(sa.insert(models.INV).values(
-                resource_provider_id=rp_id, resource_class_id=0, total=8,
-                reserved=0, min_unit=1, max_unit=8, step_size=1,
-                allocation_ratio=1.0))
+        self.rp_uuid, _rp_id = self.db.insert_provider('rp', {0: 8})
 
     def request(self, method, path, body=None, version='latest'):
         """The 409's ``conflict`` member (asserting the status)."""
-        req = webob.Request.blank(path, method=method)
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['OpenStack-API-Version'] = 'placement %s' % version
-        if body is not None:
-            req.body = json.dumps(body).encode()
-            req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        self.assertEqual(409, resp.status_int, resp.body)
-        return resp.json_body['errors'][0]['conflict']
+        status, data = self.call(method, path, body, version)
+        self.assertEqual(409, status, data)
+        return data['errors'][0]['conflict']
 
     def lost_generation(self, expected=None):
         member = {'kind': 'provider_generation',

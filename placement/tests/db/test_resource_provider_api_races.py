@@ -4,14 +4,14 @@ concurrent re-parenting leaves every provider with its true root."""
 
 import uuid
 
-from placement.tests.db import test_inventory_api_races
 from placement.tests.db import test_resource_provider
 from placement.tests import fixtures
+from placement.tests.functional import base
 
 RACERS = 6
 
 
-class _ApiRaces(test_inventory_api_races.AppClient):
+class _ApiRaces(base.AppClient):
 
     def test_same_provider_name(self):
         def create():

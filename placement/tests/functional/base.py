@@ -23,17 +23,47 @@ class APITestCase(fixtures.DBTestCase):
 
     def request(self, method, path, body=None, version='latest',
                 token='admin', headers=None):
-        """Call the app in-process; returns the webob Response."""
-        all_headers = {'accept': 'application/json',
-                       'openstack-api-version': 'placement %s' % version}
-        if token:
-            all_headers['x-auth-token'] = token
-        all_headers.update(headers or {})
-        req = webob.Request.blank(path, method=method, headers=all_headers)
-        if body is not None:
-            req.json_body = body
-            req.content_type = 'application/json'
-        return req.get_response(self.app)
+        return app_request(self.app, method, path, body, version, token,
+                           headers)
+
+
+def app_request(app, method, path, body=None, version='latest',
+                token='admin', headers=None):
+    """Call ``app`` in-process; returns the webob Response."""
+    all_headers = {'accept': 'application/json',
+                   'openstack-api-version': 'placement %s' % version}
+    if token:
+        all_headers['x-auth-token'] = token
+    all_headers.update(headers or {})
+    req = webob.Request.blank(path, method=method, headers=all_headers)
+    if body is not None:
+        req.json_body = body
+        req.content_type = 'application/json'
+    return req.get_response(app)
+
+
+class AppClient(object):
+    """Mixin for DB-level test classes (see fixtures.for_each_backend)
+    that drive the WSGI app as admin: ``call`` returns (status, data);
+    ``race`` runs callables at once (run_concurrently)."""
+
+    def setUp(self):
+        super().setUp()
+        self.app = deploy.loadapp(self.conf)
+
+    def call(self, method, path, body=None, version='latest', headers=None):
+        resp = app_request(self.app, method, path, body, version,
+                           headers=headers)
+        return resp.status_int, resp.json_body if resp.body else None
+
+    def race(self, funcs):
+        return run_concurrently(funcs)
+
+    def race_requests(self, method, path, bodies):
+        """Send one request per body at once; [(status, data)]."""
+        return self.race([
+            (lambda body=body: self.call(method, path, body))
+            for body in bodies])
 
 
 def run_concurrently(funcs, timeout=120):

@@ -9,14 +9,11 @@ winner among clients that expect the same consumer state, and no
 acknowledged (204) write is lost.
 """
 
-import json
 import uuid
 
 import sqlalchemy as sa
-import webob
 
 from placement.db import models
-from placement import deploy
 from placement.tests import fixtures as placement_fixtures
 from placement.tests.functional import base
 
@@ -29,11 +26,10 @@ MERGERS = 5
 REPEATS = {'sqlite': 2, 'mysql': 1, 'postgresql': 1}
 
 
-class _AllocationRaces(object):
+class _AllocationRaces(base.AppClient):
 
     def setUp(self):
         super().setUp()
-        self.app = deploy.loadapp(self.conf)
         self.repeats = REPEATS[self.backend]
         self.capacities = {}
         # Providers a test deliberately leaves over capacity: their usage
@@ -44,34 +40,10 @@ class _AllocationRaces(object):
 
     def make_provider(self, total=10, max_unit=None, rc_id=0):
         """A provider with ``total`` units of class ``rc_id`` (VCPU)."""
-        rp_uuid = str(uuid.uuid4())
-        with self.db.engine.begin() as conn:
-            rp_id = conn.execute(sa.insert(models.RP).values(
-                uuid=rp_uuid, name='rp-' + rp_uuid, generation=0)
-            ).inserted_primary_key[0]
-            conn.execute(sa.update(models.RP).where(models.RP.c.id == rp_id)
-                         .values(root_provider_id=rp_id))
-            conn.execute(sa.insert(models.INV).values(
-                resource_provider_id=rp_id, resource_class_id=rc_id,
-                total=total, reserved=0, min_unit=1,
-                max_unit=max_unit or total, step_size=1,
-                allocation_ratio=1.0))
+        rp_uuid, _rp_id = self.db.insert_provider(
+            inventory={rc_id: total}, max_unit=max_unit)
         self.capacities[rp_uuid] = total
         return rp_uuid
-
-    def call(self, method, path, body=None, version='latest'):
-        req = webob.Request.blank(path, method=method)
-        req.headers['x-auth-token'] = 'admin'
-        req.headers['OpenStack-API-Version'] = 'placement %s' % version
-        if body is not None:
-            req.body = json.dumps(body).encode()
-            req.content_type = 'application/json'
-        resp = req.get_response(self.app)
-        data = json.loads(resp.body) if resp.body else None
-        return resp.status_int, data
-
-    def race(self, funcs):
-        return base.run_concurrently(funcs)
 
     def put(self, consumer, allocations, generation, project='p'):
         return self.call('PUT', '/allocations/%s' % consumer, {
