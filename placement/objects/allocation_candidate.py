@@ -225,7 +225,9 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     def anchors():
         after = 0
         page = None if stop is None else min(stop + 16, _MAX_PAGE)
-        window = None if stop is None else max(2 * page, _MIN_WINDOW)
+        # Flat clouds match sparsely per root; trees usually densely.
+        window = None if stop is None else max(
+            (2 if nested else 8) * page, _MIN_WINDOW)
         # Trees are loaded in growing chunks, so a bounded answer reads
         # little more than the trees it uses.
         chunk = None if stop is None else max(8, stop)
