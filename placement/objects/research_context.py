@@ -65,6 +65,13 @@ _USED = ('(SELECT COALESCE(SUM(a.used), 0) FROM allocations a '
          'AND a.resource_class_id = i.resource_class_id)')
 
 
+def _ratio():
+    """The inventory alias's allocation ratio as the client sent it
+    (MySQL's single-precision FLOAT is rounded; see inventory.ratio_sql)."""
+    return inv_obj.ratio_sql(db_api.get_engine().dialect.name,
+                             'i.allocation_ratio')
+
+
 def fits_clause(p, rc, amount, exact=True):
     """Provider ``p`` has room for ``amount`` of ``rc`` (and, when
     ``exact``, the amount respects min_unit/max_unit/step_size)."""
@@ -72,8 +79,8 @@ def fits_clause(p, rc, amount, exact=True):
     sql = ('EXISTS (SELECT 1 FROM inventories i '
            'WHERE i.resource_provider_id = %s.id '
            'AND i.resource_class_id = %d '
-           'AND %s + %d <= (i.total - i.reserved) * i.allocation_ratio' %
-           (p, int(rc), _USED, amount))
+           'AND %s + %d <= (i.total - i.reserved) * %s' %
+           (p, int(rc), _USED, amount, _ratio()))
     if exact:
         sql += (' AND i.min_unit <= %d AND i.max_unit >= %d '
                 'AND %d %% i.step_size = 0' % (amount, amount, amount))
@@ -141,8 +148,8 @@ def preflight(ctx, min_amounts):
         columns.append(_flag(
             'EXISTS (SELECT 1 FROM inventories i '
             'WHERE i.resource_class_id = %d '
-            'AND %s + %d <= (i.total - i.reserved) * i.allocation_ratio)' %
-            (int(rc), _USED, int(amount))))
+            'AND %s + %d <= (i.total - i.reserved) * %s)' %
+            (int(rc), _USED, int(amount), _ratio())))
     row = ctx.session.execute(_text('SELECT ' + ', '.join(columns))).first()
     return bool(row[0]), row[1], all(row[2:])
 
@@ -249,9 +256,10 @@ def load_trees(ctx, root_ids, sharing_tid, trait_names):
             'SELECT 1 AS kind, i.resource_provider_id AS rp, '
             'i.resource_class_id AS a, i.total AS b, i.reserved AS c, '
             'i.min_unit AS d, i.max_unit AS e, i.step_size AS g, '
-            '%s AS h, i.allocation_ratio AS f, \'\' AS s '
+            '%s AS h, %s AS f, \'\' AS s '
             'FROM inventories i JOIN resource_providers p '
-            'ON p.id = i.resource_provider_id WHERE %s' % (_USED, in_trees),
+            'ON p.id = i.resource_provider_id WHERE %s' % (
+                _USED, _ratio(), in_trees),
             'SELECT 0, p.id, p.parent_provider_id, p.root_provider_id, '
             '0, 0, 0, 0, 0, 0, p.uuid FROM resource_providers p '
             'WHERE ' + in_trees,
