@@ -1,5 +1,5 @@
 """Authentication middleware: keystone (auth_token) or noauth2, with the
-root document always reachable without a token."""
+root document and ``/openapi.json`` always reachable without a token."""
 
 from keystonemiddleware import auth_token
 from oslo_log import log as logging
@@ -11,8 +11,12 @@ from placement import context
 LOG = logging.getLogger(__name__)
 
 
+# Public documents: the version document and the API description.
+PUBLIC_PATHS = ('', '/', '/openapi.json')
+
+
 def _is_root(environ):
-    return environ.get('PATH_INFO', '') in ('', '/')
+    return environ.get('PATH_INFO', '') in PUBLIC_PATHS
 
 
 class NoAuthMiddleware(object):
@@ -47,7 +51,8 @@ class NoAuthMiddleware(object):
 
 
 class RootBypassAuthProtocol(auth_token.AuthProtocol):
-    """keystonemiddleware auth_token that lets ``GET /`` through."""
+    """keystonemiddleware auth_token that lets ``/`` and
+    ``/openapi.json`` through."""
 
     def __call__(self, environ, start_response):
         if _is_root(environ):

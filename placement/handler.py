@@ -19,6 +19,7 @@ LOG = logging.getLogger(__name__)
 
 ROUTE_DECLARATIONS = {
     '/': {'GET': 'root.home'},
+    '/openapi.json': {'GET': 'openapi.get_document'},
     '/resource_providers': {
         'GET': 'resource_provider.list_resource_providers',
         'POST': 'resource_provider.create_resource_provider',
