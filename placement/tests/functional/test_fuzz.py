@@ -49,8 +49,8 @@ class _Fuzz(base.AppClient):
 
     def call_ok(self, method, path, body=None, version='latest'):
         status, data = self.call(method, path, body, version)
-        self.assertLess(status, 300, '%s %s: %s %s' % (method, path, status,
-                                                     data))
+        self.assertLess(status, 300,
+                        '%s %s: %s %s' % (method, path, status, data))
         return data
 
     # ------------------------------------------------------------- seed
@@ -243,8 +243,8 @@ class _Fuzz(base.AppClient):
         self.assertEqual(REQUESTS, report.requests, summary)
         self.assertEqual(0, report.server_errors,
                          '%s\n%s' % (summary, examples))
-        self.assertEqual([], report.failures[:20], '%s\n%s' % (summary,
-                                                             examples))
+        self.assertEqual([], report.failures[:20],
+                         '%s\n%s' % (summary, examples))
         after = self.snapshot()
         changed = {key: (before[key], after[key]) for key in before
                    if before[key] != after[key]}
