@@ -157,8 +157,8 @@ def set_inventories(req):
             ctx, rp, body['resource_provider_generation'],
             {ids[name]: record for name, record in records.items()})
     except inv_obj.InventoryInUse as exc:
-        raise _in_use(rp, exc, 'Unable to update inventory for resource '
-                      'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
+        # Exactly this text: nova's report client matches it.
+        raise _in_use(rp, exc, 'update conflict', errors.INVENTORY_INUSE)
     except (exception.ConcurrentUpdateDetected,
             inv_obj.InventoryExists) as exc:
         raise _concurrent_update(ctx, rp, exc,

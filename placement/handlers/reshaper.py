@@ -25,8 +25,9 @@ def _error(ctx, exc, requests):
     if isinstance(exc, alloc_obj.ProviderMissing):
         return errors.bad_request(str(exc))
     if isinstance(exc, inv_obj.InventoryInUse):
+        # Exactly the text of PUT inventories (nova matches it).
         return errors.inventory_in_use_conflict(
-            str(exc), exc.kwargs['resource_provider'],
+            'update conflict: %s' % exc, exc.kwargs['resource_provider'],
             exc.resource_class_names, code=errors.INVENTORY_INUSE)
     error = alloc_handler.conflict_for(ctx, exc, requests)
     if error is None and isinstance(exc, exception.ConcurrentUpdateDetected):
