@@ -56,6 +56,8 @@ def set_aggregates(req):
                 current=rp.generation)
     else:
         uuids = body
+    # Stored as sent, but spellings too long for the column canonical.
+    uuids = list(dict.fromkeys(util.storable_uuid(u) for u in uuids))
     try:
         generation = agg_obj.set_for_provider(ctx, rp.id, uuids, generation)
     except exception.ConcurrentUpdateDetected:

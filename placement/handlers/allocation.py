@@ -103,18 +103,37 @@ def write(req, requests, unknown_class_detail):
 
 def _amounts(allocations):
     """{rp uuid: {rc: amount}} from the dict form of an allocation body."""
+    allocations = util.normalize_uuid_keys(allocations)
     return {rp_uuid: dict(value['resources'])
             for rp_uuid, value in allocations.items()}
 
 
 def _amounts_from_list(allocations):
-    """{rp uuid: {rc: amount}} from the 1.0–1.11 list form."""
+    """{rp uuid: {rc: amount}} from the 1.0–1.11 list form (amounts for
+    one provider and class add up)."""
     result = {}
     for item in allocations:
-        resources = result.setdefault(item['resource_provider']['uuid'], {})
+        rp_uuid = item['resource_provider']['uuid']
+        resources = result.setdefault(
+            util.normalize_uuid(rp_uuid) or rp_uuid, {})
         for rc_name, amount in item['resources'].items():
             resources[rc_name] = resources.get(rc_name, 0) + amount
+            if resources[rc_name] > schema.MAX_AMOUNT:
+                raise errors.bad_request(
+                    'JSON does not validate: the amounts of %s for '
+                    'resource provider %s add up to more than %d' %
+                    (rc_name, rp_uuid, schema.MAX_AMOUNT))
     return result
+
+
+def _malformed_consumer(value):
+    return errors.bad_request('Malformed consumer_uuid: %s' % value)
+
+
+def consumer_bodies(data):
+    """{canonical consumer uuid: body} of a POST /allocations (or
+    reshaper) ``allocations`` object; 400 for a key that is no UUID."""
+    return util.normalize_uuid_keys(data, bad_key=_malformed_consumer)
 
 
 def consumer_request(req, uuid, data, keep_empty=False):
@@ -204,7 +223,7 @@ def set_allocations_for_consumer(req):
     raw_uuid = util.path_arg(req, 'consumer_uuid')
     uuid = util.normalize_uuid(raw_uuid)
     if uuid is None:
-        raise errors.bad_request('Malformed consumer_uuid: %s' % raw_uuid)
+        raise _malformed_consumer(raw_uuid)
     data = util.extract_json(req.body, schema.PUT_ALLOCATIONS.for_request(req))
     request = consumer_request(req, uuid, data, keep_empty=True)
     write(req, [request],
@@ -221,7 +240,7 @@ def set_allocations(req):
     data = util.extract_json(req.body,
                              schema.POST_ALLOCATIONS.for_request(req))
     requests = [consumer_request(req, uuid, value)
-                for uuid, value in data.items()]
+                for uuid, value in consumer_bodies(data).items()]
     write(req, requests, 'Unable to allocate inventory %s')
     return util.empty_response(204)
 

@@ -3,6 +3,7 @@ the spec's gate order, run the search (objects/allocation_candidate.py)
 and shape the answer for the request's microversion."""
 
 import re
+import sys
 
 from placement.db import api as db_api
 from placement import errors
@@ -29,9 +30,6 @@ ROOT_REQUIRED = (1, 35)
 SAME_SUBTREE = (1, 36)
 
 _GROUP_PREFIXES = ('resources', 'required', 'member_of', 'in_tree')
-_UUID_RE = re.compile(
-    r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-    r'[0-9a-fA-F]{12}$')
 
 
 class _ParsedGroup(object):
@@ -57,13 +55,14 @@ def _parse_limit(req):
     value = _first(req, 'limit')
     if value is None:
         return None
-    if not re.match(r'^[1-9][0-9]*$', value):
+    if not re.fullmatch(r'[1-9][0-9]*', value):
         # The schema only sees the last value; the first one is used.
         raise errors.bad_request(
             "Invalid query string parameters: '%s' does not match "
             "'^[1-9][0-9]*$'\n\nFailed validating 'pattern' in "
             "schema['properties']['limit']" % value)
-    return int(value)
+    # Beyond any candidate count a limit means no limit.
+    return query_params.bounded_int(value, sys.maxsize)
 
 
 def _parse_root_required(req):
@@ -100,11 +99,11 @@ def _parse_same_subtree(req):
 def _parse_groups(req, version):
     """{suffix: _ParsedGroup} from the grouped keys, syntax checked."""
     if version >= GRANULAR:
-        key_re = re.compile(r'^(%s)(%s)?$' % (
+        key_re = re.compile(r'^(%s)(%s)?\Z' % (
             '|'.join(_GROUP_PREFIXES),
             schema.group_suffix_pattern(version)))
     else:
-        key_re = re.compile(r'^(%s)()$' % '|'.join(_GROUP_PREFIXES))
+        key_re = re.compile(r'^(%s)()\Z' % '|'.join(_GROUP_PREFIXES))
     groups = {}
     for key in req.GET.keys():
         match = key_re.match(key)
@@ -121,11 +120,11 @@ def _parse_groups(req, version):
             group.member_of = query_params.parse_member_of(values, version)
         else:
             value = values[-1].strip()
-            if not _UUID_RE.match(value):
+            if not util.is_dashed_uuid(value):
                 raise errors.bad_request(
                     "Invalid query string parameters: Expected 'in_tree' "
                     "parameter to be a format of uuid. Got: %s" % values[-1])
-            group.in_tree = value
+            group.in_tree = util.normalize_uuid(value)
     return groups
 
 

@@ -43,6 +43,19 @@ def _check_generation(rp, generation):
             current=rp.generation)
 
 
+def check_storable_ratios(records):
+    """400 for an ``allocation_ratio`` below the lowest value the column
+    stores (a single-precision FLOAT on MySQL). The schema has no minimum
+    (upstream's), and the reshaper has no capacity rule to catch it."""
+    for record in records:
+        ratio = record.get('allocation_ratio', 1.0)
+        if ratio < -schema.MAX_FLOAT:
+            raise errors.bad_request(
+                'JSON does not validate: allocation_ratio %r is less than '
+                '%r, the lowest the database stores' %
+                (ratio, -schema.MAX_FLOAT))
+
+
 def _check_capacity(req, rp, record, action):
     """The capacity rule: 400 when capacity ≤ 0 (<1.26) or < 0 (≥1.26)."""
     capacity = inv_obj.capacity(record['total'], record['reserved'],
@@ -55,6 +68,8 @@ def _check_capacity(req, rp, record, action):
         raise errors.bad_request(
             'Unable to %s inventory for resource provider %s: The reserved '
             'value is %s total.' % (action, rp.uuid, relation))
+    # Only a zero capacity gets here with a negative ratio.
+    check_storable_ratios([record])
 
 
 def _generation_changed(ctx, rp, detail, expected=None):
@@ -157,8 +172,8 @@ def set_inventories(req):
             ctx, rp, body['resource_provider_generation'],
             {ids[name]: record for name, record in records.items()})
     except inv_obj.InventoryInUse as exc:
-        raise _in_use(rp, exc, 'Unable to update inventory for resource '
-                      'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
+        # Exactly this text: nova's report client matches it.
+        raise _in_use(rp, exc, 'update conflict', errors.INVENTORY_INUSE)
     except (exception.ConcurrentUpdateDetected,
             inv_obj.InventoryExists) as exc:
         raise _concurrent_update(ctx, rp, exc,

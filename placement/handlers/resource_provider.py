@@ -64,9 +64,9 @@ def create_resource_provider(req):
     uuid = util.normalize_uuid(data['uuid']) if 'uuid' in data else str(
         uuid_lib.uuid4())
     name = data['name']
-    parent_uuid = data.get('parent_provider_uuid')
+    parent_uuid = util.normalize_uuid(data.get('parent_provider_uuid'))
     prefix = 'Unable to create resource provider "%s", %s: ' % (name, uuid)
-    if parent_uuid is not None and util.normalize_uuid(parent_uuid) == uuid:
+    if parent_uuid is not None and parent_uuid == uuid:
         raise errors.bad_request(prefix + rp_obj.PARENT_IS_SELF)
     try:
         with exception.db_races_as_conflict():
@@ -102,8 +102,9 @@ def update_resource_provider(req):
     uuid = util.path_arg(req, 'uuid')
     before = util.provider_or_404(ctx, uuid)
     data = util.extract_json(req.body, schema.PUT.for_request(req))
-    parent_uuid = data.get('parent_provider_uuid',
-                           rp_obj.update_keeps_parent())
+    parent_uuid = rp_obj.update_keeps_parent()
+    if 'parent_provider_uuid' in data:
+        parent_uuid = util.normalize_uuid(data['parent_provider_uuid'])
     try:
         with exception.db_races_as_conflict():
             row = rp_obj.update(
@@ -152,9 +153,10 @@ def delete_resource_provider(req):
 def _list_filters(req, ctx, params):
     """ListFilters from the validated query string (400s per spec)."""
     version = microversion.version_of(req)
-    filters = rp_obj.ListFilters(name=params.get('name'),
-                                 uuid=params.get('uuid'),
-                                 in_tree=params.get('in_tree'))
+    filters = rp_obj.ListFilters(
+        name=params.get('name'),
+        uuid=util.normalize_uuid(params.get('uuid')),
+        in_tree=util.normalize_uuid(params.get('in_tree')))
     if 'member_of' in params:
         member_of = query_params.parse_member_of(
             req.GET.getall('member_of'), version)

@@ -13,7 +13,7 @@ from placement.schemas import trait as schema
 from placement import util
 
 TRAITS_MIN_VERSION = (1, 6)
-CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+CUSTOM_TRAIT_RE = re.compile(r'CUSTOM_[A-Z0-9_]+')
 GENERATION_CHANGED = ("Resource provider's generation already changed. "
                       "Please update the generation and try again.")
 
@@ -103,7 +103,7 @@ def put_trait(req):
     ctx = util.context_of(req)
     ctx.can(policies.TRAITS_UPDATE)
     name = util.path_arg(req, 'name')
-    if len(name) > 255 or not CUSTOM_TRAIT_RE.match(name):
+    if len(name) > 255 or not CUSTOM_TRAIT_RE.fullmatch(name):
         raise errors.bad_request(
             'The trait is invalid. A valid trait must be no longer than 255 '
             'characters, start with the prefix "CUSTOM_" and use following '
