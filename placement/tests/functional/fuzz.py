@@ -26,6 +26,9 @@ from hypothesis import strategies as st
 import schemathesis
 from schemathesis import GenerationMode
 
+import webob
+import webob.acceptparse
+
 from placement import microversion
 from placement import openapi
 
@@ -471,7 +474,8 @@ class Fuzzer(object):
                 if data.draw(st.integers(0, 3), label='bind') != 3:
                     path_params[name] = self._pick(
                         data, self.vocab.path_values(template, name), name)
-        segments = {name: urllib.parse.quote(str(value), safe='')
+        # schemathesis percent-encodes path parameters already.
+        segments = {name: urllib.parse.quote(str(value), safe='%')
                     for name, value in path_params.items()}
 
         query_pairs = []
@@ -568,7 +572,6 @@ class Fuzzer(object):
     def send(self, request):
         """Call the app as a WSGI server would: the raw path bytes as
         latin-1 in PATH_INFO, the raw query string, the body as is."""
-        import webob
         path_bytes = urllib.parse.unquote_to_bytes(request.path)
         environ = {
             'REQUEST_METHOD': request.method,
@@ -644,9 +647,12 @@ class Fuzzer(object):
 
 
 def _accepts_json(headers):
-    accept = headers.get('Accept', '*/*')
-    import webob.acceptparse
-    offers = webob.acceptparse.create_accept_header(accept)
+    """Whether the client asked for (or left open) JSON; an invalid
+    Accept gets webob's HTML error page, as with upstream."""
+    offers = webob.acceptparse.create_accept_header(
+        headers.get('Accept', '*/*'))
+    if isinstance(offers, webob.acceptparse.AcceptInvalidHeader):
+        return False
     return bool(offers.acceptable_offers(['application/json']))
 
 
