@@ -9,12 +9,12 @@ OpenAPI has no notion of microversions, so they are carried by extensions:
   it the service answers 404, or 405 where upstream does).
 * ``x-openstack-microversions`` on a request body: the list of
   ``{"min_version", "max_version", "schema"}`` windows; the body schema
-  itself is the ``anyOf`` of them.
+  itself is the ``anyOf`` of them. On a query parameter: the windows in
+  which the key is accepted.
 * ``x-openstack-query-schemas`` on an operation: the exact JSON schema of
-  the query string (a dict of the last value of each key) per window;
-  each key is also listed as a query parameter with the windows in which
-  it is accepted. Keys given by pattern (granular request groups such as
-  ``resources1``) are only in the schemas.
+  the query string (a dict of the last value of each key) per window.
+  Keys given by pattern (granular request groups such as ``resources1``)
+  are only in these schemas.
 
 ``GET /openapi.json`` serves this document (no authentication, like
 ``/``); ``python -m placement.openapi`` prints it; ``at_version`` gives
