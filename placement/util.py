@@ -162,7 +162,7 @@ def validate_body(data, schema):
 
 
 # ------------------------------------------------------------ JSON bodies
-# No request body of the API nests deeper than 5 containers.
+# No request body of the API nests deeper than 6 containers (reshaper).
 MAX_JSON_DEPTH = 32
 # NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as
 # UTF-8, so no database can store them).
