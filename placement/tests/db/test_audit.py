@@ -58,7 +58,7 @@ class _Audit(base.AppClient):
             consumer, 0, project=project, user=user))
         return consumer
 
-    def rows(self, table, column):
+    def rows(self, column):
         with self.db.engine.connect() as conn:
             return sorted(conn.execute(sa.select(column)).scalars())
 
@@ -71,6 +71,32 @@ class _Audit(base.AppClient):
         with mock.patch.object(sys, 'stdout', out):
             status = manage.audit(conf)
         return status, out.getvalue()
+
+    def overlap(self, holder, waiter):
+        """Run ``holder(ctx)`` in a writer transaction kept open, and then
+        ``waiter()`` in another thread; check the waiter is blocked by the
+        open transaction (still running a second later), then commit the
+        holder and wait for both."""
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            ctx = context.RequestContext(config=self.conf)
+            with db_api.context_manager.writer.using(ctx):
+                holder(ctx)
+                held.set()
+                release.wait(60)
+
+        threads = [threading.Thread(target=hold, daemon=True)]
+        threads[0].start()
+        self.assertTrue(held.wait(30))
+        threads.append(threading.Thread(target=waiter, daemon=True))
+        threads[1].start()
+        time.sleep(1)
+        self.assertTrue(threads[1].is_alive())
+        release.set()
+        for thread in threads:
+            thread.join(60)
+            self.assertFalse(thread.is_alive())
 
     def test_clean_database(self):
         self.assertEqual(204, self.put_allocations(str(uuid.uuid4()), 2))
@@ -154,12 +180,9 @@ class _Audit(base.AppClient):
         for section in (audit_obj.OVER_CAPACITY, audit_obj.WITHOUT_INVENTORY,
                         audit_obj.WITHOUT_CONSUMER):
             self.assertEqual(findings[section], remaining[section])
-        self.assertEqual(sorted([used]), self.rows(
-            models.CONSUMER, models.CONSUMER.c.uuid))
-        self.assertEqual(['p1'], self.rows(models.PROJECT,
-                                           models.PROJECT.c.external_id))
-        self.assertEqual(['u1'], self.rows(models.USER,
-                                           models.USER.c.external_id))
+        self.assertEqual([used], self.rows(models.CONSUMER.c.uuid))
+        self.assertEqual(['p1'], self.rows(models.PROJECT.c.external_id))
+        self.assertEqual(['u1'], self.rows(models.USER.c.external_id))
         # Nothing but those rows was touched.
         _status, data = self.call('GET', '/allocations/%s' % used)
         self.assertEqual({'VCPU': 6, 'DISK_GB': 10},
@@ -177,35 +200,17 @@ class _Audit(base.AppClient):
         candidates = [c['consumer_uuid'] for c in audit_obj.report(
             self.ctx)[audit_obj.EMPTY_CONSUMERS]]
         self.assertEqual([empty], candidates)
-        written, release = threading.Event(), threading.Event()
-
-        def writer():
-            ctx = context.RequestContext(config=self.conf)
-            with db_api.context_manager.writer.using(ctx):
-                alloc_obj.write_allocations(ctx, [alloc_obj.ConsumerRequest(
-                    empty, 'p2', 'u2', {self.rp: {'VCPU': 1}},
-                    generation=0)])
-                written.set()
-                release.wait(60)
-
         results = {}
+
+        def writer(ctx):
+            alloc_obj.write_allocations(ctx, [alloc_obj.ConsumerRequest(
+                empty, 'p2', 'u2', {self.rp: {'VCPU': 1}}, generation=0)])
 
         def fixer():
             ctx = context.RequestContext(config=self.conf)
             results['fixed'] = audit_obj.fix(ctx, candidates)
 
-        threads = [threading.Thread(target=writer, daemon=True)]
-        threads[0].start()
-        self.assertTrue(written.wait(30))
-        threads.append(threading.Thread(target=fixer, daemon=True))
-        threads[1].start()
-        time.sleep(1)
-        # The fix is waiting for the writer's locks, not done already.
-        self.assertTrue(threads[1].is_alive())
-        release.set()
-        for thread in threads:
-            thread.join(60)
-            self.assertFalse(thread.is_alive())
+        self.overlap(writer, fixer)
         self.assertEqual([], results['fixed'][audit_obj.EMPTY_CONSUMERS])
         self.assertEqual([], results['fixed'][audit_obj.UNUSED_PROJECTS])
         _status, data = self.call('GET', '/allocations/%s' % empty)
@@ -223,33 +228,18 @@ class _Audit(base.AppClient):
         self.assertEqual(['p3'], [p['external_id'] for p in audit_obj.report(
             self.ctx)[audit_obj.UNUSED_PROJECTS]])
         consumer = str(uuid.uuid4())
-        written, release = threading.Event(), threading.Event()
         results = {}
 
-        def writer():
-            ctx = context.RequestContext(config=self.conf)
-            with db_api.context_manager.writer.using(ctx):
-                alloc_obj.write_allocations(ctx, [alloc_obj.ConsumerRequest(
-                    consumer, 'p3', 'u3', {self.rp: {'VCPU': 1}},
-                    generation=None)])
-                written.set()
-                release.wait(60)
+        def writer(ctx):
+            alloc_obj.write_allocations(ctx, [alloc_obj.ConsumerRequest(
+                consumer, 'p3', 'u3', {self.rp: {'VCPU': 1}},
+                generation=None)])
 
         def fixer():
             ctx = context.RequestContext(config=self.conf)
             results['fixed'] = audit_obj.fix(ctx, [])
 
-        threads = [threading.Thread(target=writer, daemon=True)]
-        threads[0].start()
-        self.assertTrue(written.wait(30))
-        threads.append(threading.Thread(target=fixer, daemon=True))
-        threads[1].start()
-        time.sleep(1)
-        self.assertTrue(threads[1].is_alive())
-        release.set()
-        for thread in threads:
-            thread.join(60)
-            self.assertFalse(thread.is_alive())
+        self.overlap(writer, fixer)
         self.assertEqual([], results['fixed'][audit_obj.UNUSED_PROJECTS])
         _status, data = self.call('GET', '/allocations/%s' % consumer)
         self.assertEqual(('p3', 'u3'), (data['project_id'], data['user_id']))
@@ -261,36 +251,20 @@ class _Audit(base.AppClient):
         generation 409; no allocation or consumer is left pointing at a
         deleted row."""
         empty = self.empty_consumer()
-        locked, release = threading.Event(), threading.Event()
         results = {}
 
-        def fixer():
-            ctx = context.RequestContext(config=self.conf)
-            with db_api.context_manager.writer.using(ctx):
-                results['fixed'] = audit_obj.fix_in_transaction(ctx, [empty])
-                locked.set()
-                release.wait(60)
+        def fixer(ctx):
+            results['fixed'] = audit_obj.fix_in_transaction(ctx, [empty])
 
         def writer():
             results['status'] = self.put_allocations(empty, 1, generation=0,
                                                      project='p2', user='u2')
 
-        threads = [threading.Thread(target=fixer, daemon=True)]
-        threads[0].start()
-        self.assertTrue(locked.wait(30))
-        threads.append(threading.Thread(target=writer, daemon=True))
-        threads[1].start()
-        time.sleep(1)
-        self.assertTrue(threads[1].is_alive())
-        release.set()
-        for thread in threads:
-            thread.join(60)
-            self.assertFalse(thread.is_alive())
+        self.overlap(fixer, writer)
         self.assertEqual([empty], [c['consumer_uuid'] for c in
                                    results['fixed']['empty_consumers']])
         self.assertEqual(409, results['status'])
-        self.assertEqual([], self.rows(models.CONSUMER,
-                                       models.CONSUMER.c.uuid))
+        self.assertEqual([], self.rows(models.CONSUMER.c.uuid))
         findings = audit_obj.report(self.ctx)
         self.assertEqual([], findings[audit_obj.WITHOUT_CONSUMER])
         # The writer may retry from scratch: a fresh consumer, fresh rows.
