@@ -184,7 +184,8 @@ def json_response(req, data, status=200, last_modified=None,
         tag = etag_lib.compute(req, body)
         if etag_lib.none_match(req, tag):
             resp = empty_response(304, headers=[('ETag', tag)])
-            set_cache_headers(req, resp, last_modified)
+            if cache_headers:
+                set_cache_headers(req, resp, last_modified)
             return resp
     resp = webob.Response(status=status, content_type='application/json',
                           charset=None)
