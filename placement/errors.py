@@ -31,11 +31,11 @@ CODE_MIN_VERSION = (1, 23)
 
 def format_detail(body):
     """The ``detail`` member from webob's body (``<lead-in><br /><br />``,
-    newline, message): the lead-in, a blank line, then the message with
-    every newline turned into a space, as upstream's formatter does. The
-    message is thus the last line, which is what osc-placement shows."""
-    lead_in, _sep, message = body.partition('<br /><br />')
-    return (lead_in + '\n\n' + message.replace('\n', ' ')).strip()
+    newline, message) as upstream formats it: every newline becomes a
+    space, then each ``<br />`` a newline. So ``detail`` is the lead-in,
+    a blank line and the message on one line: its last line, which is
+    what osc-placement shows."""
+    return body.replace('\n', ' ').replace('<br />', '\n').strip()
 
 
 def _error_object(body, status, title, environ, code=None, extra=None,

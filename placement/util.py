@@ -23,6 +23,7 @@ import webob.exc
 import webob.request
 
 from placement import errors
+from placement import etag as etag_lib
 from placement import microversion
 
 # Microversion from which bodied responses carry cache headers.
@@ -162,7 +163,7 @@ def validate_body(data, schema):
 
 
 # ------------------------------------------------------------ JSON bodies
-# No request body of the API nests deeper than 5 containers.
+# No request body of the API nests deeper than 6 containers (reshaper).
 MAX_JSON_DEPTH = 32
 # NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as
 # UTF-8, so no database can store them).
@@ -367,14 +368,36 @@ def row_modified(row):
 
 
 def json_response(req, data, status=200, last_modified=None,
-                  cache_headers=True):
-    """A JSON response; cache headers (≥1.15) unless told otherwise."""
+                  cache_headers=True, etag=False):
+    """A JSON response; cache headers (≥1.15) unless told otherwise. With
+    ``etag``, an ``ETag`` header, and a bodiless 304 instead when the
+    request's If-None-Match names it."""
+    body = jsonutils.dump_as_bytes(data)
+    if etag:
+        tag = etag_lib.compute(req, body)
+        if etag_lib.none_match(req, tag):
+            resp = empty_response(304, headers=[('ETag', tag)])
+            if cache_headers:
+                set_cache_headers(req, resp, last_modified)
+            return resp
     resp = webob.Response(status=status, content_type='application/json',
                           charset=None)
-    resp.body = jsonutils.dump_as_bytes(data)
+    resp.body = body
+    if etag:
+        resp.headers['ETag'] = tag
     if cache_headers:
         set_cache_headers(req, resp, last_modified)
     return resp
+
+
+def check_if_match(req, view, *args):
+    """When If-Match is sent, 412 unless it names the tag GET of this URL
+    would send now: ``view(*args)`` returns that GET's (body, last
+    modified), or None when there is nothing to GET."""
+    if etag_lib.wants_if_match(req):
+        current = view(*args)
+        etag_lib.check_if_match(req, current and etag_lib.compute(
+            req, jsonutils.dump_as_bytes(current[0])))
 
 
 def empty_response(status=204, headers=None):

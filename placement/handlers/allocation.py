@@ -164,7 +164,14 @@ def list_for_consumer(req):
     util.check_accept(req)
     ctx = util.context_of(req)
     ctx.can(policies.LIST)
-    uuid = util.path_arg(req, 'consumer_uuid')
+    data, last_modified = _consumer_view(
+        req, ctx, util.path_arg(req, 'consumer_uuid'))
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
+
+
+def _consumer_view(req, ctx, uuid):
+    """(body, last modified) of GET /allocations/{uuid}."""
     rows, names = alloc_obj.get_for_consumer(ctx, uuid)
     info = rows[0] if rows else None
     allocations = {}
@@ -183,8 +190,7 @@ def list_for_consumer(req):
         if version >= (1, 38):
             data['consumer_type'] = (info.consumer_type or
                                      consumer_obj.UNKNOWN_TYPE)
-    last_modified = util.newest(*(util.row_modified(r) for r in rows))
-    return util.json_response(req, data, last_modified=last_modified)
+    return data, util.newest(*(util.row_modified(r) for r in rows))
 
 
 def list_for_resource_provider(req):
@@ -211,7 +217,8 @@ def list_for_resource_provider(req):
     data = {'resource_provider_generation': rp.generation,
             'allocations': allocations}
     last_modified = util.newest(*(util.row_modified(r) for r in rows))
-    return util.json_response(req, data, last_modified=last_modified)
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
 
 
 def set_allocations_for_consumer(req):
@@ -224,6 +231,7 @@ def set_allocations_for_consumer(req):
     uuid = util.normalize_uuid(raw_uuid)
     if uuid is None:
         raise _malformed_consumer(raw_uuid)
+    util.check_if_match(req, _consumer_view, req, ctx, uuid)
     data = util.extract_json(req.body, schema.PUT_ALLOCATIONS.for_request(req))
     request = consumer_request(req, uuid, data, keep_empty=True)
     write(req, [request],

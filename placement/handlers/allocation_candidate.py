@@ -9,6 +9,7 @@ from placement.db import api as db_api
 from placement import errors
 from placement import microversion
 from placement.objects import allocation_candidate as ac_obj
+from placement.objects import candidate_explain
 from placement.objects import candidate_engine as engine
 from placement.objects import research_context as research
 from placement.objects import resource_class as rc_obj
@@ -296,12 +297,16 @@ def _summaries(result, requested_rcs, rc_names, version):
 
 
 def _search(ctx, groups, root_traits, same_subtree, isolate, limit,
-            version):
-    """Resolve names, search and shape the response body."""
+            version, explain=False):
+    """Resolve names, search and shape the response body (with the
+    ``explain`` member when asked for)."""
     request = _resolve(ctx, groups, root_traits, same_subtree, isolate,
                        version)
     if request is None:
-        return {'allocation_requests': [], 'provider_summaries': {}}
+        body = {'allocation_requests': [], 'provider_summaries': {}}
+        if explain:
+            body['explain'] = candidate_explain.unknown_in_tree()
+        return body
     conf = ctx.config.placement
     result = ac_obj.find(
         ctx, request, limit=limit,
@@ -316,13 +321,17 @@ def _search(ctx, groups, root_traits, same_subtree, isolate, limit,
     requested = set()
     for group in request.groups:
         requested.update(group.resources)
-    return {
+    body = {
         'allocation_requests': [
             _allocation_request(c, result.providers, rc_names, version)
             for c in result.candidates],
         'provider_summaries': _summaries(result, requested, rc_names,
                                          version),
     }
+    if explain:
+        body['explain'] = candidate_explain.explain(
+            ctx, request, len(body['allocation_requests']), limit)
+    return body
 
 
 def list_allocation_candidates(req):
@@ -333,6 +342,9 @@ def list_allocation_candidates(req):
     ctx.can(policies.LIST)
     version = microversion.version_of(req)
     util.validate_query(req, schema.GET_SCHEMAS.for_request(req))
+    explain = candidate_explain.requested(req)
+    if explain:
+        ctx.can(policies.EXPLAIN)
 
     # Request-wide parameters.
     limit = _parse_limit(req) if version >= LIMIT else None
@@ -357,5 +369,6 @@ def list_allocation_candidates(req):
     # One read transaction for every lookup and the search.
     with db_api.context_manager.reader.using(ctx):
         data = _search(ctx, groups, root_traits, same_subtree,
-                       group_policy == 'isolate', limit, version)
+                       group_policy == 'isolate', limit, version,
+                       explain=explain)
     return util.json_response(req, data)

@@ -98,29 +98,42 @@ def _start(req, action):
     return ctx, util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
 
 
+def _collection_view(ctx, rp):
+    """(body, last modified) of GET .../inventories."""
+    named_rows = inv_obj.get_all(ctx, rp.id)
+    return _collection(rp.generation, named_rows), util.newest(
+        *(util.row_modified(row) for _name, row in named_rows))
+
+
+def _record_view(ctx, rp, rc_name):
+    """(body, last modified) of GET .../inventories/{rc}, or None."""
+    row = None
+    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
+    if rc_id is not None:
+        row = inv_obj.get_one(ctx, rp.id, rc_id)
+    if row is None:
+        return None
+    return _record(row, rp.generation), util.row_modified(row)
+
+
 def get_inventories(req):
     util.check_accept(req)
     ctx, rp = _start(req, policies.LIST)
-    named_rows = inv_obj.get_all(ctx, rp.id)
-    return util.json_response(
-        req, _collection(rp.generation, named_rows),
-        last_modified=util.newest(
-            *(util.row_modified(row) for _name, row in named_rows)))
+    data, last_modified = _collection_view(ctx, rp)
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
 
 
 def get_inventory(req):
     util.check_accept(req)
     ctx, rp = _start(req, policies.SHOW)
     rc_name = util.path_arg(req, 'resource_class')
-    row = None
-    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
-    if rc_id is not None:
-        row = inv_obj.get_one(ctx, rp.id, rc_id)
-    if row is None:
+    view = _record_view(ctx, rp, rc_name)
+    if view is None:
         raise errors.not_found(
             'No inventory of class %s for %s' % (rc_name, rp.uuid))
-    return util.json_response(req, _record(row, rp.generation),
-                              last_modified=util.row_modified(row))
+    return util.json_response(req, view[0], last_modified=view[1],
+                              etag=True)
 
 
 def create_inventory(req):
@@ -155,6 +168,7 @@ def set_inventories(req):
     capacity, unknown classes, then (at write) in-use and races."""
     util.check_content_type(req)
     ctx, rp = _start(req, policies.UPDATE)
+    util.check_if_match(req, _collection_view, ctx, rp)
     body = util.extract_json(req.body, schema.PUT_INVENTORIES)
     _check_generation(rp, body['resource_provider_generation'])
     records = {name: inv_obj.with_defaults(value)
@@ -187,6 +201,7 @@ def update_inventory(req):
     util.check_content_type(req)
     ctx, rp = _start(req, policies.UPDATE)
     rc_name = util.path_arg(req, 'resource_class')
+    util.check_if_match(req, _record_view, ctx, rp, rc_name)
     body = util.extract_json(req.body, schema.PUT_INVENTORY_RECORD)
     _check_generation(rp, body['resource_provider_generation'])
     record = inv_obj.with_defaults(body)

@@ -92,7 +92,8 @@ def get_resource_provider(req):
     ctx.can(policies.SHOW)
     row = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
     return util.json_response(req, provider_dict(req, row),
-                              last_modified=util.row_modified(row))
+                              last_modified=util.row_modified(row),
+                              etag=True)
 
 
 def update_resource_provider(req):
@@ -187,4 +188,4 @@ def list_resource_providers(req):
     last_modified = util.newest(*(util.row_modified(r) for r in rows))
     return util.json_response(
         req, {'resource_providers': [provider_dict(req, r) for r in rows]},
-        last_modified=last_modified)
+        last_modified=last_modified, etag='in_tree' in params)

@@ -81,6 +81,12 @@ class TestErrorDetail(testtools.TestCase):
         self.assertEqual('Lead.',
                          errors.format_detail('Lead.<br /><br />\n\n\n'))
 
+    def test_lead_in_with_newlines(self):
+        # webob's 406 and 415 lead-ins have their own newlines.
+        self.assertEqual(
+            'Lead on two lines. \n\n msg',
+            errors.format_detail('Lead on\ntwo lines.\n<br /><br />\nmsg'))
+
 
 class TestUUIDs(testtools.TestCase):
 
