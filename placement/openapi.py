@@ -62,16 +62,33 @@ class Operation(object):
     and whether it needs authentication."""
 
     def __init__(self, summary, ok, since=microversion.MIN_TUPLE,
-                 body=None, query=None, public=False):
+                 body=None, query=None, public=False, headers=()):
         self.summary = summary
         self.ok = ok
+        # Optional request headers (HEADERS); If-None-Match adds a 304.
+        self.headers = headers
         self.since = since
         self.body = body
         self.query = query
         self.public = public
 
 
-_OK = {200: 'OK', 201: 'Created', 204: 'No Content'}
+_OK = {200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified'}
+
+# Beyond upstream: conditional requests (placement/etag.py) and the
+# allocation candidates explanation.
+IF_NONE_MATCH = 'If-None-Match'
+IF_MATCH = 'If-Match'
+EXPLAIN = 'OpenStack-Placement-Explain'
+HEADERS = {
+    IF_NONE_MATCH: 'An entity tag from ETag (or *): 304 when it still '
+                   'matches.',
+    IF_MATCH: 'The entity tag of the GET of this URL (or *): 412 unless it '
+              'still matches.',
+    EXPLAIN: '1/true/yes/on: add the explain member.',
+}
+_GET_TAGGED = (IF_NONE_MATCH,)
+_WRITE_TAGGED = (IF_MATCH,)
 
 OPERATIONS = {
     'root.home': Operation(
@@ -79,51 +96,56 @@ OPERATIONS = {
     'openapi.get_document': Operation(
         'This OpenAPI document.', (200,), public=True),
     'resource_provider.list_resource_providers': Operation(
-        'List resource providers, optionally filtered.', (200,),
-        query=rp_schema.LIST),
+        'List resource providers, optionally filtered (ETag with '
+        'in_tree).', (200, 304), query=rp_schema.LIST,
+        headers=_GET_TAGGED),
     'resource_provider.create_resource_provider': Operation(
         'Create a resource provider (201 without a body before 1.20, '
         '200 with the provider from 1.20).', (200, 201),
         body=rp_schema.POST),
     'resource_provider.get_resource_provider': Operation(
-        'Show a resource provider.', (200,)),
+        'Show a resource provider.', (200, 304), headers=_GET_TAGGED),
     'resource_provider.update_resource_provider': Operation(
         'Rename, nest or re-parent (1.37) a resource provider.', (200,),
         body=rp_schema.PUT),
     'resource_provider.delete_resource_provider': Operation(
         'Delete a resource provider.', (204,)),
     'inventory.get_inventories': Operation(
-        'List the inventories of a provider.', (200,)),
+        'List the inventories of a provider.', (200, 304),
+        headers=_GET_TAGGED),
     'inventory.create_inventory': Operation(
         'Add one inventory record.', (201,),
         body=inv_schema.POST_INVENTORY),
     'inventory.set_inventories': Operation(
         'Replace all inventories of a provider.', (200,),
-        body=inv_schema.PUT_INVENTORIES),
+        body=inv_schema.PUT_INVENTORIES, headers=_WRITE_TAGGED),
     'inventory.delete_inventories': Operation(
         'Delete all inventories of a provider (405 before 1.5).', (204,),
         since=(1, 5)),
     'inventory.get_inventory': Operation(
-        'Show one inventory record.', (200,)),
+        'Show one inventory record.', (200, 304), headers=_GET_TAGGED),
     'inventory.update_inventory': Operation(
         'Replace one inventory record.', (200,),
-        body=inv_schema.PUT_INVENTORY_RECORD),
+        body=inv_schema.PUT_INVENTORY_RECORD, headers=_WRITE_TAGGED),
     'inventory.delete_inventory': Operation(
         'Delete one inventory record.', (204,)),
     'usage.list_usages': Operation(
         'Usages of one provider, per resource class.', (200,)),
     'aggregate.get_aggregates': Operation(
-        'The aggregates of a provider.', (200,), since=(1, 1)),
+        'The aggregates of a provider.', (200, 304), since=(1, 1),
+        headers=_GET_TAGGED),
     'aggregate.set_aggregates': Operation(
         'Replace the aggregates of a provider.', (200,), since=(1, 1),
-        body=agg_schema.PUT_AGGREGATES),
+        body=agg_schema.PUT_AGGREGATES, headers=_WRITE_TAGGED),
     'allocation.list_for_resource_provider': Operation(
-        'Allocations against one provider, per consumer.', (200,)),
+        'Allocations against one provider, per consumer.', (200, 304),
+        headers=_GET_TAGGED),
     'trait.list_traits_for_resource_provider': Operation(
-        'The traits of a provider.', (200,), since=(1, 6)),
+        'The traits of a provider.', (200, 304), since=(1, 6),
+        headers=_GET_TAGGED),
     'trait.update_traits_for_resource_provider': Operation(
         'Replace the traits of a provider.', (200,), since=(1, 6),
-        body=trait_schema.SET_PROVIDER_TRAITS),
+        body=trait_schema.SET_PROVIDER_TRAITS, headers=_WRITE_TAGGED),
     'trait.delete_traits_for_resource_provider': Operation(
         'Remove every trait of a provider.', (204,), since=(1, 6)),
     'resource_class.list_resource_classes': Operation(
@@ -154,10 +176,11 @@ OPERATIONS = {
         'Replace the allocations of several consumers atomically.', (204,),
         since=(1, 13), body=alloc_schema.POST_ALLOCATIONS),
     'allocation.list_for_consumer': Operation(
-        'The allocations of one consumer.', (200,)),
+        'The allocations of one consumer.', (200, 304),
+        headers=_GET_TAGGED),
     'allocation.set_allocations_for_consumer': Operation(
         'Replace the allocations of one consumer.', (204,),
-        body=alloc_schema.PUT_ALLOCATIONS),
+        body=alloc_schema.PUT_ALLOCATIONS, headers=_WRITE_TAGGED),
     'allocation.delete_allocations': Operation(
         'Delete the allocations of one consumer.', (204,)),
     'usage.get_total_usages': Operation(
@@ -165,7 +188,7 @@ OPERATIONS = {
         since=(1, 9), query=usage_schema.GET_USAGES_QUERY),
     'allocation_candidate.list_allocation_candidates': Operation(
         'Where a request for resources fits.', (200,), since=(1, 10),
-        query=ac_schema.GET_SCHEMAS),
+        query=ac_schema.GET_SCHEMAS, headers=(EXPLAIN,)),
     'reshaper.reshape': Operation(
         'Move inventories and allocations atomically.', (204,),
         since=(1, 30), body=reshaper_schema.POST_RESHAPER),
@@ -251,6 +274,10 @@ def _operation(path, method, handler_name, components):
         'parameters': [{'$ref': '#/components/parameters/Microversion'}],
         'responses': {},
     }
+    for name in op.headers:
+        doc['parameters'].append({
+            'name': name, 'in': 'header', 'required': False,
+            'description': HEADERS[name], 'schema': {'type': 'string'}})
     for name in _path_names(path):
         doc['parameters'].append({
             'name': name, 'in': 'path', 'required': True,

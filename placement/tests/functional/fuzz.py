@@ -151,6 +151,13 @@ HEADER_MUTATIONS = (
     ('X-Auth-Token', ''), ('X-Auth-Token', 'nobody'),
     ('X-Auth-Token', 'admin:\xff'), ('X-Roles', 'reader'),
     ('X-Roles', '\x00'), ('OpenStack-System-Scope', 'all'),
+    ('If-None-Match', '*'), ('If-None-Match', '"abc"'),
+    ('If-None-Match', 'W/"x", ,,'), ('If-None-Match', '\xff'),
+    ('If-Match', '*'), ('If-Match', '"nope"'), ('If-Match', 'W/"x"'),
+    ('If-Match', ''), ('If-Match', ',' * 1000),
+    ('OpenStack-Placement-Explain', '1'),
+    ('OpenStack-Placement-Explain', 'yes'),
+    ('OpenStack-Placement-Explain', '\x00'),
 )
 
 
@@ -486,6 +493,8 @@ class Fuzzer(object):
         query = urllib.parse.urlencode(query_pairs)
         if kind == 'semantic':
             query = self._semantic_query(data, template, version)
+            if data.draw(st.integers(0, 2), label='explain') == 2:
+                headers[openapi.EXPLAIN] = 'true'
 
         body = case.body
         if kind == 'rebound' and body is not NOT_SET:

@@ -89,9 +89,9 @@ class TestDocument(testtools.TestCase):
     def test_query_keys_per_version(self):
         view = openapi.at_version((1, 3))
         names = {p['name'] for p in
-                 view['paths']['/resource_providers']['get']['parameters']}
-        self.assertEqual({'OpenStack-API-Version', 'name', 'uuid',
-                          'member_of'}, names)
+                 view['paths']['/resource_providers']['get']['parameters']
+                 if p['in'] == 'query'}
+        self.assertEqual({'name', 'uuid', 'member_of'}, names)
         view = openapi.at_version((1, 18))
         names = {p['name'] for p in
                  view['paths']['/resource_providers']['get']['parameters']}
@@ -109,6 +109,19 @@ class TestDocument(testtools.TestCase):
         name = window['schema']['$ref'].rsplit('/', 1)[1]
         self.assertEqual(alloc_schema.PUT_1_38,
                          self.doc['components']['schemas'][name])
+
+    def test_conditional_and_explain_headers(self):
+        paths = self.doc['paths']
+        get = paths['/resource_providers/{uuid}/inventories']['get']
+        self.assertIn('304', get['responses'])
+        self.assertIn(openapi.IF_NONE_MATCH,
+                      [p.get('name') for p in get['parameters']])
+        put = paths['/allocations/{consumer_uuid}']['put']
+        self.assertIn(openapi.IF_MATCH,
+                      [p.get('name') for p in put['parameters']])
+        candidates = paths['/allocation_candidates']['get']
+        self.assertIn(openapi.EXPLAIN,
+                      [p.get('name') for p in candidates['parameters']])
 
     def test_cli_prints_the_document(self):
         import io
