@@ -99,10 +99,12 @@ def retry_on_deadlock(func):
 # MySQL/MariaDB errors that mean "this server cannot serve us now", beyond
 # the disconnects oslo.db already reports as DBConnectionError: server
 # shutdown in progress (1053), connection killed (1927), too many
-# connections (1040), and a Galera node that is not part of the primary
-# component (1047 "WSREP has not yet prepared node for application use").
-_MYSQL_UNAVAILABLE = frozenset((1040, 1047, 1053, 1927, 2002, 2003, 2006,
-                                2013))
+# connections (1040), a Galera node that is not part of the primary
+# component (1047 "WSREP has not yet prepared node for application use"),
+# and a lock wait timeout (1205), which is also how a Galera causal read
+# (wsrep_sync_wait) reports a node too far behind to answer in time.
+_MYSQL_UNAVAILABLE = frozenset((1040, 1047, 1053, 1205, 1927, 2002, 2003,
+                                2006, 2013))
 
 
 def is_unavailable(exc):

@@ -40,7 +40,7 @@ class TestClassification(testtools.TestCase):
 
     def test_unavailable(self):
         self.assertTrue(db_api.is_unavailable(db_exc.DBConnectionError()))
-        for code in (1047, 1053, 1927, 2013):
+        for code in (1047, 1053, 1205, 1927, 2013):
             self.assertTrue(db_api.is_unavailable(mysql_error(code)), code)
         self.assertFalse(db_api.is_unavailable(mysql_error(1064)))
         self.assertFalse(db_api.is_unavailable(db_exc.DBDeadlock()))
