@@ -182,7 +182,15 @@ cmd_start() {
         mkdir -p "$(node_dir "$i")/data"
         write_conf "$i"
     done
-    [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$DIR"
+    if [ "$(id -u)" = 0 ]; then
+        # The nodes run as mysql: every directory above $DIR must let it in.
+        chown -R mysql:mysql "$DIR"
+        if ! su mysql -s /bin/sh -c "test -w '$DIR/node0/data'"; then
+            echo "galera: user mysql cannot reach $DIR (a parent directory" \
+                "is not world-executable); choose another GALERA_DIR" >&2
+            return 1
+        fi
+    fi
     # Only the bootstrap node needs a system database; the others receive
     # node 0's by state transfer.
     mariadb-install-db --defaults-file="$(node_dir 0)/my.cnf" \
