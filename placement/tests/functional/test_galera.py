@@ -7,6 +7,9 @@ spread over them, so racing writes meet in Galera's certification (a
 conflict surfaces as a deadlock at COMMIT, which the server retries as a
 new transaction), and reads may land on a node other than the write's.
 
+* ``GaleraCertificationFailure``: a transaction whose row another node
+  changed and committed first fails certification (ER_LOCK_DEADLOCK) and
+  is run again, as a whole, by the write retry policy of db_api.
 * ``GaleraAllocationRaces``: every allocation race of
   test_allocation_races (over-commit, null-generation race, double move,
   GET-merge-PUT on one consumer, deletes against writes, ...) with the
@@ -43,6 +46,9 @@ import pymysql
 import sqlalchemy as sa
 from testtools import content
 
+from placement import context
+from placement.db import api as db_api
+from placement.db import models
 from placement.tests import fixtures as placement_fixtures
 from placement.tests.functional import test_allocation_races as races
 
@@ -188,6 +194,58 @@ class GaleraApps(object):
         return status, data
 
 
+def node_connection(test, node):
+    """An autocommit PyMySQL connection to the test's database on
+    ``node``, closed at cleanup."""
+    url = sa.engine.make_url(placement_fixtures.galera_node_url(
+        test.db.url, node))
+    conn = pymysql.connect(host=url.host, port=url.port, user=url.username,
+                           password=url.password or '',
+                           database=url.database, autocommit=True)
+    test.addCleanup(conn.close)
+    return conn
+
+
+class GaleraCertificationFailure(placement_fixtures.DBTestCase):
+
+    backend = 'galera'
+
+    def test_conflict_from_another_node_is_retried_as_a_new_transaction(self):
+        rp_uuid, _ = self.db.insert_provider()
+        other = node_connection(self, 1)
+        attempts = []
+
+        @db_api.retry_on_deadlock
+        @db_api.context_manager.writer
+        def bump(ctx):
+            rp = models.RP
+            seen = ctx.session.execute(sa.select(rp.c.generation).where(
+                rp.c.uuid == rp_uuid)).scalar_one()
+            attempts.append(seen)
+            result = ctx.session.execute(sa.update(rp).where(
+                rp.c.uuid == rp_uuid, rp.c.generation == seen).values(
+                    generation=seen + 1))
+            self.assertEqual(1, result.rowcount)
+            if len(attempts) == 1:
+                # Our row lock is local to node 0: node 1 commits a change
+                # of the same row first, so our COMMIT fails certification.
+                with other.cursor() as cursor:
+                    cursor.execute(
+                        'UPDATE resource_providers SET generation = 10 '
+                        'WHERE uuid = %s', (rp_uuid,))
+            return seen + 1
+
+        ctx = context.RequestContext(config=self.conf)
+        self.assertEqual(11, bump(ctx))
+        # The first attempt saw 0 and was rolled back; the retry, a new
+        # transaction, saw node 1's write.
+        self.assertEqual([0, 10], attempts)
+        with self.db.engine.connect() as conn:
+            self.assertEqual(11, conn.execute(sa.select(
+                models.RP.c.generation).where(
+                    models.RP.c.uuid == rp_uuid)).scalar_one())
+
+
 class GaleraAllocationRaces(GaleraApps, races._AllocationRaces,
                             placement_fixtures.DBTestCase):
     """The allocation races, racers spread over the three nodes."""
@@ -195,15 +253,6 @@ class GaleraAllocationRaces(GaleraApps, races._AllocationRaces,
 
 class GaleraReadYourWrites(GaleraApps, races.AllocationChecks,
                            placement_fixtures.DBTestCase):
-
-    def node_connection(self, node):
-        url = sa.engine.make_url(placement_fixtures.galera_node_url(
-            self.db.url, node))
-        conn = pymysql.connect(host=url.host, port=url.port,
-                               user=url.username, password=url.password or '',
-                               database=url.database, autocommit=True)
-        self.addCleanup(conn.close)
-        return conn
 
     def write(self, server, consumer, rp, amount, generation):
         status, data, raw = server.request(
@@ -248,7 +297,7 @@ class GaleraReadYourWrites(GaleraApps, races.AllocationChecks,
         self.write(self.apps[0], consumer, rp, 1, None)
         self.assertEqual(({rp: 1}, 1), self.read(synced, consumer))
 
-        lock = self.node_connection(1)
+        lock = node_connection(self, 1)
         with lock.cursor() as cursor:
             cursor.execute('FLUSH TABLES WITH READ LOCK')
         unlocked = threading.Event()
