@@ -43,7 +43,7 @@ class FaultWrapper(object):
         except Exception as exc:
             if db_api.is_unavailable(exc):
                 LOG.warning('Database unavailable handling %s %s: %s',
-                            req.method, req.path, exc)
+                            req.method, _raw_path(req.environ), exc)
                 return errors.database_unavailable()
             LOG.exception('Uncaught exception handling %s %s',
                           req.method, _raw_path(req.environ))
