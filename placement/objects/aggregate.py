@@ -1,7 +1,6 @@
 """Provider aggregates: bare UUIDs (``placement_aggregates`` rows, created
 on first use and never deleted) associated with providers."""
 
-from oslo_db import api as oslo_db_api
 import sqlalchemy as sa
 
 from placement.db import api as db_api
@@ -23,7 +22,7 @@ def get_uuids(ctx, rp_id):
         .order_by(AGG.c.id)).scalars().all()
 
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def ensure(ctx, uuids):
     """{uuid: id} for ``uuids``, creating missing aggregate rows (in the

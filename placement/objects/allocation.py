@@ -20,13 +20,10 @@ Concurrency design (why there is no lock and no cleanup):
 """
 
 import collections
-import random
-import time
 
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 
 from placement.db import api as db_api
 from placement.db import models
@@ -146,18 +143,13 @@ class ConsumerRequest(object):
 
 
 def _retryable(exc):
-    """Provider races and deadlocks (also when a shared helper such as
-    inventory.py's ``db_races_as_conflict`` already turned the database
-    error into a plain ConcurrentUpdateDetected: its cause decides)."""
-    if isinstance(exc, (exception.ResourceProviderConcurrentUpdateDetected,
-                        db_exc.DBDeadlock)):
-        return True
-    if (type(exc) is exception.ConcurrentUpdateDetected and
-            exc.__cause__ is not None):
-        return _retryable(exc.__cause__)
-    # SQLite reports lock contention as "database is locked".
-    return (isinstance(exc, (db_exc.DBError, sa_exc.OperationalError)) and
-            'database is locked' in str(exc))
+    """Provider races, and the database races of db_api's retry policy
+    (deadlocks, Galera certification failures, SQLite's busy lock; also
+    when a shared helper such as inventory.py's ``db_races_as_conflict``
+    already turned the database error into a ConcurrentUpdateDetected:
+    its cause decides)."""
+    return (isinstance(exc, exception.ResourceProviderConcurrentUpdateDetected)
+            or db_api.is_deadlock(exc))
 
 
 def run_with_retries(ctx, func, *args):
@@ -177,8 +169,7 @@ def run_with_retries(ctx, func, *args):
             LOG.debug('Retrying allocation write (attempt %d): %s',
                       attempt + 1, exc)
             if attempt < retries:
-                # A little jitter keeps racers from colliding in step.
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                db_api.backoff(attempt)
     raise RetriesExhausted(getattr(last, 'rp_uuid', None),
                            getattr(last, 'seen', None))
 

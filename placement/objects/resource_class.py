@@ -21,6 +21,7 @@ def is_standard(name):
     return name in _STANDARD_IDS
 
 
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def ensure_standard_classes(ctx):
     """Insert any missing standard class (never deletes or renames)."""

@@ -1,7 +1,6 @@
 """Resource providers: lookup, trees, and the compare-and-set generation
 update every provider-changing write goes through."""
 
-from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
@@ -217,7 +216,7 @@ def current_generation(ctx, uuid):
 # ------------------------------------------------------------------------
 # Create
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 def create(ctx, uuid, name, parent_uuid=None):
     """Insert a provider (root, or child of ``parent_uuid``) and return its
     row. DuplicateProvider / InvalidParent on failure."""
@@ -270,7 +269,7 @@ def get_by_id(ctx, rp_id):
 _UNCHANGED = object()
 
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 def update(ctx, uuid, name, parent_uuid=_UNCHANGED, allow_reparent=False):
     """Rename a provider and optionally change its parent (``parent_uuid``
     None = make it a root). A parent change rewrites the root of the whole
@@ -367,7 +366,7 @@ def _change_parent(ctx, uuid, parent_uuid, allow_reparent):
 # ------------------------------------------------------------------------
 # Delete
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def delete(ctx, uuid):
     """Delete a provider with its inventories, aggregate and trait
