@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.db import sql
 from placement import exception
 from placement.objects import inventory
 
@@ -67,8 +68,14 @@ def increment_generation(ctx, rp_id, expected_generation):
     """Compare-and-set ``generation = expected + 1`` in the caller's
     transaction; ResourceProviderConcurrentUpdateDetected when another
     writer got there first. Returns the new generation."""
-    _provider_cas(ctx, rp_id, expected_generation,
-                  generation=expected_generation + 1)
+    conn = sql.connection(ctx)
+    matched = sql.execute(
+        conn, 'UPDATE resource_providers SET generation = %s, '
+        'updated_at = %s WHERE id = %s AND generation = %s',
+        (expected_generation + 1, sql.now(conn), rp_id,
+         expected_generation)).rowcount
+    if matched != 1:
+        raise exception.ResourceProviderConcurrentUpdateDetected()
     return expected_generation + 1
 
 

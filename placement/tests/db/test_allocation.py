@@ -125,8 +125,8 @@ class _ClaimTests(_Base):
     def test_consumer_generation_conflict_is_not_retried(self):
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
-        with mock.patch.object(consumer_obj, 'get_by_uuids',
-                               wraps=consumer_obj.get_by_uuids) as read:
+        with mock.patch.object(consumer_obj, 'lookup',
+                               wraps=consumer_obj.lookup) as read:
             exc = self.assertRaises(
                 alloc_obj.ConsumerGenerationConflict, alloc_obj.replace_all,
                 self.ctx, [self.request(consumer, 3, None)])
@@ -143,6 +143,16 @@ class _ClaimTests(_Base):
                           self.ctx, consumer)
 
 
+def _unseen(lookup):
+    """A consumer_obj.lookup that misses every consumer (as if read before
+    another writer created them)."""
+    def wrapper(*args):
+        found = lookup(*args)
+        found.consumers = {}
+        return found
+    return wrapper
+
+
 class _BackendClaimTests(_Base):
     """What each database must enforce itself: unique keys, row CAS,
     portable GROUP BY."""
@@ -152,14 +162,16 @@ class _BackendClaimTests(_Base):
         # the consumer before another writer committed must not win.
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 2)])
-        real = consumer_obj.get_by_uuids
+        real = consumer_obj.lookup
 
-        def stale(ctx, uuids):
-            rows = real(ctx, uuids)
-            return {k: mock.Mock(id=v.id, generation=v.generation - 1)
-                    for k, v in rows.items()}
+        def stale(*args):
+            found = real(*args)
+            found.consumers = {
+                k: v._replace(generation=v.generation - 1)
+                for k, v in found.consumers.items()}
+            return found
 
-        with mock.patch.object(consumer_obj, 'get_by_uuids', stale):
+        with mock.patch.object(consumer_obj, 'lookup', stale):
             exc = self.assertRaises(
                 alloc_obj.ConsumerRace, alloc_obj.replace_all, self.ctx,
                 [self.request(consumer, 3)])
@@ -169,8 +181,8 @@ class _BackendClaimTests(_Base):
     def test_concurrent_creation_hits_the_unique_key(self):
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
-        with mock.patch.object(consumer_obj, 'get_by_uuids',
-                               return_value={}):
+        with mock.patch.object(consumer_obj, 'lookup',
+                               side_effect=_unseen(consumer_obj.lookup)):
             exc = self.assertRaises(
                 alloc_obj.ConsumerRace, alloc_obj.replace_all, self.ctx,
                 [self.request(consumer, 3, None)])
