@@ -43,9 +43,29 @@ def for_update(conn, read=False):
 
 
 def now(conn):
-    """``created_at`` / ``updated_at`` value as SQLAlchemy would store it
-    (SQLite keeps DATETIME as text)."""
-    value = timeutils.utcnow()
+    """``created_at`` / ``updated_at`` value, in whole seconds (what
+    MySQL's DATETIME keeps, and all HTTP dates show), as SQLAlchemy would
+    store it (SQLite keeps DATETIME as text)."""
+    value = timeutils.utcnow().replace(microsecond=0)
     if conn.dialect.name == 'sqlite':
         return value.strftime('%Y-%m-%d %H:%M:%S.%f')
     return value
+
+
+_IGNORE = {'postgresql': ('INSERT INTO ', ' ON CONFLICT DO NOTHING'),
+           'mysql': ('INSERT IGNORE INTO ', ''),
+           'sqlite': ('INSERT OR IGNORE INTO ', '')}
+
+
+def insert_ignore(conn, table, columns, rows):
+    """INSERT ``rows`` (tuples of ``columns`` values; ``created_at`` is
+    added) into ``table`` in one statement, skipping rows that collide
+    with a unique key (race-free, unlike read-then-insert)."""
+    if not rows:
+        return
+    prefix, suffix = _IGNORE[conn.dialect.name]
+    created = now(conn)
+    one = '(' + marks(len(columns) + 1) + ')'
+    execute(conn, prefix + table + ' (' + ', '.join(columns) +
+            ', created_at) VALUES ' + ', '.join([one] * len(rows)) + suffix,
+            [v for row in rows for v in tuple(row) + (created,)])

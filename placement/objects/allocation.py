@@ -488,9 +488,11 @@ def get_for_consumer(ctx, uuid):
                   CONSUMER.c.generation,
                   models.PROJECT.c.external_id.label('project_id'),
                   models.USER.c.external_id.label('user_id'),
-                  ctype.c.name.label('consumer_type'))
+                  ctype.c.name.label('consumer_type'),
+                  models.RC.c.name.label('rc_name'))
         .select_from(
             ALLOC.join(RP, ALLOC.c.resource_provider_id == RP.c.id)
+            .outerjoin(models.RC, ALLOC.c.resource_class_id == models.RC.c.id)
             .outerjoin(CONSUMER, ALLOC.c.consumer_id == CONSUMER.c.uuid)
             .outerjoin(models.PROJECT,
                        CONSUMER.c.project_id == models.PROJECT.c.id)
@@ -498,7 +500,13 @@ def get_for_consumer(ctx, uuid):
             .outerjoin(ctype, CONSUMER.c.consumer_type_id == ctype.c.id))
         .where(ALLOC.c.consumer_id == uuid)
         .order_by(ALLOC.c.id)).all()
-    names = rc_obj.names_from_ids(ctx, {r.resource_class_id for r in rows})
+    # Class names joined in (standard classes have rows too), so a
+    # consumer of custom classes costs no second query.
+    names = {r.resource_class_id: r.rc_name for r in rows
+             if r.rc_name is not None}
+    missing = {r.resource_class_id for r in rows} - set(names)
+    if missing:
+        names.update(rc_obj.names_from_ids(ctx, missing))
     return rows, names
 
 
