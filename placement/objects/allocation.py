@@ -1,14 +1,18 @@
 """Allocations: the claim (replace-all write shared by PUT/POST
 /allocations and the reshaper), deletion, and reads.
 
-Concurrency design (why there is no lock and no cleanup):
+Concurrency design (why no in-process lock and no cleanup):
 
-* One transaction per attempt does everything: ensure project/user/type
-  rows, read consumers, providers (with generations), existing
-  allocations and usage, check generations and capacity, create or
+* One transaction per attempt does everything, in a handful of
+  statements: row-lock the providers named (``SELECT ... FOR UPDATE``,
+  id order: concurrent claims on a provider queue instead of failing
+  their CAS and retrying; it decides nothing), read the ids of projects,
+  users, types and custom classes and the consumers (one UNION ALL),
+  read the providers' generations with their inventory and usage (one
+  statement, one snapshot), check generations and capacity, create or
   compare-and-set each consumer, compare-and-set every provider whose
-  generation must move (sorted by id, to avoid deadlocks), replace the
-  allocation rows and delete consumers left empty.
+  generation must move (``UPDATE ... WHERE generation = :seen``), replace
+  the allocation rows and delete consumers left empty.
 * Every writer that can raise a provider's usage or change its inventory
   bumps its generation with a CAS, so a CAS that succeeds proves the
   usage/inventory we checked is still current; a failed CAS (or a
