@@ -6,10 +6,11 @@ Concurrency design (why no in-process lock and no cleanup):
 * One transaction per attempt does everything, in a handful of
   statements: row-lock the providers named (``SELECT ... FOR UPDATE``,
   id order: concurrent claims on a provider queue instead of failing
-  their CAS and retrying; it decides nothing), read the ids of projects,
-  users, types and custom classes and the consumers (one UNION ALL),
-  read the providers' generations with their inventory and usage (one
-  statement, one snapshot), check generations and capacity, create or
+  their CAS and retrying; it decides nothing), insert-or-ignore the
+  project and user, read the ids of projects, users, types and custom
+  classes and the consumers (one UNION ALL), read the providers'
+  generations with their inventory and usage (one statement, one
+  snapshot), check generations and capacity, create or
   compare-and-set each consumer, compare-and-set every provider whose
   generation must move (``UPDATE ... WHERE generation = :seen``), replace
   the allocation rows and delete consumers left empty.
@@ -313,9 +314,10 @@ def write_allocations(ctx, requests, known_generations=None):
     generation (409), unknown provider (400), unknown class (400),
     inventory/capacity (409); races raise ConsumerRace / ProviderRace.
 
-    Statements for a new consumer: lock the providers, read ids (one
-    UNION), read providers + inventory + usage (one), insert the
-    consumer, CAS the provider, insert the allocations.
+    Statements for a new consumer: lock the providers, insert-or-ignore
+    project and user, read ids and consumers (one UNION), read providers
+    + inventory + usage (one), insert the consumer, CAS the provider,
+    insert the allocations.
 
     ``known_generations`` ({rp id: generation}) overrides what is read
     for providers the caller already checked or wrote in this transaction
@@ -325,6 +327,8 @@ def write_allocations(ctx, requests, known_generations=None):
     conn = sql.connection(ctx)
     rp_uuids = _ordered(u for r in requests for u in r.allocations)
     _lock_providers(conn, rp_uuids)
+    consumer_obj.touch_projects_and_users(
+        ctx, [r.project_id for r in requests], [r.user_id for r in requests])
     uuids = [r.uuid for r in requests]
     found = consumer_obj.lookup(
         ctx, [r.project_id for r in requests], [r.user_id for r in requests],

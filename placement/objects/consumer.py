@@ -75,6 +75,21 @@ def lookup(ctx, projects, users, types, classes, uuids):
     return found
 
 
+def touch_projects_and_users(ctx, projects, users):
+    """Insert-or-ignore the project and user rows, before any read. Every
+    allocation writer does this (the audit fix, which deletes unused
+    projects and users, relies on it: on MySQL the insert holds the
+    existing row's unique key until we commit; on PostgreSQL it takes the
+    ROW EXCLUSIVE lock the fix's SHARE lock waits for), and on MySQL a row
+    another transaction committed while our insert waited is then in our
+    snapshot, which begins at the first read."""
+    conn = sql.connection(ctx)
+    for table, names in (('projects', projects), ('users', users)):
+        names = sorted(set(n for n in names if n is not None))
+        sql.insert_ignore(conn, table, ('external_id',),
+                          [(name,) for name in names])
+
+
 def ensure_references(ctx, found, projects, users, types):
     """Insert the projects, users and consumer types ``found`` lacks
     (insert-ignore: race-free) and read their ids with a locking read,
