@@ -141,10 +141,10 @@ def replace_associations(ctx, column, rp_id, current, wanted):
     table = column.table.name
     removed = sorted(current - wanted)
     if removed:
-        sql.execute(conn, 'DELETE FROM {t} WHERE resource_provider_id = %s '
-                    'AND {c} IN ({m})'.format(t=table, c=column.name,
-                                               m=sql.marks(len(removed))),
-                    [rp_id] + removed)
+        statement = ('DELETE FROM {t} WHERE resource_provider_id = %s '
+                     'AND {c} IN ({m})').format(
+            t=table, c=column.name, m=sql.marks(len(removed)))
+        sql.execute(conn, statement, [rp_id] + removed)
     sql.insert_ignore(conn, table, ('resource_provider_id', column.name),
                       [(rp_id, value) for value in sorted(wanted - current)])
 
