@@ -67,6 +67,11 @@ class TestKeystoneStrategy(testtools.TestCase):
         resp = webob.Request.blank('/').get_response(self.app)
         self.assertEqual(200, resp.status_int)
 
+    def test_openapi_needs_no_token(self):
+        resp = webob.Request.blank('/openapi.json').get_response(self.app)
+        self.assertEqual(200, resp.status_int)
+        self.assertEqual('3.1.0', resp.json_body['openapi'])
+
     def test_api_without_token_is_401(self):
         resp = webob.Request.blank('/resource_providers').get_response(
             self.app)

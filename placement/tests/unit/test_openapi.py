@@ -1,16 +1,13 @@
 """The OpenAPI document: generated from the routing table and schemas,
 valid OpenAPI 3.1, and its version windows match what the service does."""
 
-from keystonemiddleware import auth_token
 import openapi_spec_validator
 import testtools
 import webob
 
-from placement import deploy
 from placement import handler
 from placement import microversion
 from placement import openapi
-from placement.tests import fixtures
 from placement.tests.functional import base
 
 VERSIONS = [(1, minor) for minor in range(0, microversion.MAX_TUPLE[1] + 1)]
@@ -177,25 +174,6 @@ class TestServed(base.APITestCase):
         resp = self.request('GET', '/resource_providers', token=None)
         self.assertEqual(401, resp.status_int)
         resp = self.request('GET', '/openapi.json/x', token=None)
-        self.assertEqual(401, resp.status_int)
-
-
-class TestServedWithKeystone(testtools.TestCase):
-
-    def test_no_token_needed(self):
-        conf = self.useFixture(fixtures.ConfFixture()).conf
-        conf.set_override('auth_strategy', 'keystone', group='api')
-        self.useFixture(fixtures.PolicyFixture(conf))
-        for group, opts in auth_token.list_opts():
-            conf.register_opts(opts, group=group)
-        conf.set_override('www_authenticate_uri',
-                          'http://keystone.test/identity',
-                          group='keystone_authtoken')
-        app = deploy.deploy(conf)
-        resp = webob.Request.blank('/openapi.json').get_response(app)
-        self.assertEqual(200, resp.status_int)
-        self.assertEqual('3.1.0', resp.json_body['openapi'])
-        resp = webob.Request.blank('/traits').get_response(app)
         self.assertEqual(401, resp.status_int)
 
 
