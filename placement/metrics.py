@@ -154,7 +154,8 @@ class MetricsMiddleware(object):
         self.open_endpoint = open_endpoint
 
     def __call__(self, environ, start_response):
-        if self.open_endpoint and environ.get('PATH_INFO') == PATH:
+        if (self.open_endpoint and environ.get('PATH_INFO') == PATH and
+                environ.get('REQUEST_METHOD') == 'GET'):
             body, content_type = self.metrics.exposition()
             start_response('200 OK', [('Content-Type', content_type),
                                       ('Content-Length', str(len(body)))])

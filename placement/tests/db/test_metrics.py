@@ -8,7 +8,6 @@ import time
 from unittest import mock
 import uuid
 
-from prometheus_client import parser
 
 from placement.db import api as db_api
 from placement import deploy
@@ -16,12 +15,6 @@ from placement import exception
 from placement.objects import resource_provider as rp_obj
 from placement.tests import fixtures
 from placement.tests.functional import base
-
-
-def samples(text):
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in parser.text_string_to_metric_families(text)
-            for s in family.samples}
 
 
 class _MetricsApp(base.AppClient):
@@ -35,7 +28,7 @@ class _MetricsApp(base.AppClient):
     def scrape(self):
         resp = base.app_request(self.app, 'GET', '/metrics')
         self.assertEqual(200, resp.status_int)
-        return samples(resp.text)
+        return base.metric_samples(resp.text)
 
     def put(self, consumer, vcpu=1):
         return self.call('PUT', '/allocations/%s' % consumer, {

@@ -19,9 +19,9 @@ import urllib.request
 
 import fixtures as fx
 from prometheus_client import multiprocess
-from prometheus_client import parser
 
 from placement.tests import fixtures
+from placement.tests.functional import base
 
 WORKERS = 3
 REQUESTS = 12
@@ -34,12 +34,6 @@ def _free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
-
-
-def _samples(text):
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in parser.text_string_to_metric_families(text)
-            for s in family.samples}
 
 
 class _ServerTest(object):
@@ -131,7 +125,7 @@ class _ServerTest(object):
     def scrape_count(self):
         status, text = self.get('/metrics')
         self.assertEqual(200, status, text)
-        return _samples(text).get(COUNT)
+        return base.metric_samples(text).get(COUNT)
 
     def test_health_and_metrics_across_workers(self):
         # Several workers answer (bounded: a batch at a time).
