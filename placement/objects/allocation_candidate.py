@@ -262,5 +262,5 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     elif limit:
         candidates = candidates[:limit]
     result.candidates = candidates
-    result.generated = generated
+    result.generated = generated  # before limit/sampling (metrics)
     return result
