@@ -27,7 +27,7 @@ ALL_API_RULES = {
     'placement:allocation_candidates:list',
     'placement:reshaper:reshape'}
 # Beyond upstream's rules.
-EXTRA_RULES = {'placement:metrics'}
+EXTRA_RULES = {'placement:metrics', 'placement:allocation_candidates:explain'}
 BASE_RULES = {'admin_api', 'service_api', 'admin_or_service_api',
               'project_reader_api', 'admin_or_project_reader_or_service_api'}
 
