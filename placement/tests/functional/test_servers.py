@@ -68,6 +68,19 @@ class _ServerTest(object):
             stdout=self.log, stderr=subprocess.STDOUT)
         self.addCleanup(self._stop)
         self._wait_healthy()
+        # Every worker has loaded the application (its metric files exist).
+        self._wait_for(lambda: len(self.worker_files()) >= WORKERS,
+                       'workers not started')
+
+    def worker_files(self):
+        return glob.glob(os.path.join(self.prom, 'histogram_*.db'))
+
+    def _wait_for(self, predicate, message, timeout=90):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                self.fail('%s: %s' % (message, self._log_text()))
+            time.sleep(0.3)
 
     def _stop(self):
         if self.proc.poll() is None:
@@ -108,7 +121,7 @@ class _ServerTest(object):
     def served_by_worker(self):
         """{pid: requests counted} from each worker's own file."""
         counts = {}
-        for path in glob.glob(os.path.join(self.prom, 'histogram_*.db')):
+        for path in self.worker_files():
             pid = int(os.path.basename(path)[len('histogram_'):-3])
             for metric in multiprocess.MultiProcessCollector.merge([path]):
                 for s in metric.samples:
@@ -130,7 +143,7 @@ class _ServerTest(object):
     def test_health_and_metrics_across_workers(self):
         # Several workers answer (bounded: a batch at a time).
         sent = 0
-        while sent < REQUESTS * 5:
+        while sent < REQUESTS * 10:
             self.send(REQUESTS)
             sent += REQUESTS
             if len(self.served_by_worker()) >= 2:
@@ -159,10 +172,8 @@ class _ServerTest(object):
         live = os.path.join(self.prom, 'gauge_livesum_%d.db' % victim)
         self.assertTrue(os.path.exists(live))
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while os.path.exists(live) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        self.assertFalse(os.path.exists(live), self._log_text())
+        self._wait_for(lambda: not os.path.exists(live),
+                       'live gauge of the dead worker kept')
         self._wait_healthy()
         self.assertEqual(sent, self.scrape_count())
 
