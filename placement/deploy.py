@@ -18,6 +18,8 @@ from placement.db import api as db_api
 from placement.db import migration
 from placement import errors
 from placement import handler
+from placement import healthcheck
+from placement import metrics
 from placement import microversion
 from placement.objects import resource_class as rc_obj
 from placement.objects import trait as trait_obj
@@ -148,6 +150,9 @@ def deploy(conf):
     # Anything else unexpected (auth, context) becomes a JSON 500 too.
     application = FaultWrapper(application)
     application = RequestLog(application)
+    # Prometheus metrics (opt-in) and GET /healthcheck, before auth.
+    application = metrics.wrap(application, conf)
+    application = healthcheck.wrap(application, conf)
     # 1. Request id on every response.
     application = request_id.RequestId(application)
     return application

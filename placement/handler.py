@@ -13,6 +13,7 @@ import webob.dec
 import webob.exc
 
 from placement import errors
+from placement import metrics
 from placement import util
 
 LOG = logging.getLogger(__name__)
@@ -132,14 +133,17 @@ class PlacementHandler(object):
 
     def __init__(self, config):
         self.config = config
-        self.mapper, self.table = make_map()
+        self.mapper, self.table = make_map(
+            dict(ROUTE_DECLARATIONS, **metrics.routes(config)))
 
     @webob.dec.wsgify
     def __call__(self, req):
         match = self.mapper.match(req.path_info or '/')
         if match is None:
             raise errors.not_found(None)
-        handlers = self.table[match.pop('route_template')]
+        template = match.pop('route_template')
+        req.environ[metrics.ROUTE_KEY] = template
+        handlers = self.table[template]
         allowed = sorted(handlers)
         method = req.method
         if method not in handlers:

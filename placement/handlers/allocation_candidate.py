@@ -7,6 +7,7 @@ import sys
 
 from placement.db import api as db_api
 from placement import errors
+from placement import metrics
 from placement import microversion
 from placement.objects import allocation_candidate as ac_obj
 from placement.objects import candidate_explain
@@ -313,6 +314,7 @@ def _search(ctx, groups, root_traits, same_subtree, isolate, limit,
         randomize=conf.randomize_allocation_candidates,
         max_candidates=conf.max_allocation_candidates,
         strategy=conf.allocation_candidates_generation_strategy)
+    metrics.candidates_searched(result, limit)
 
     rc_ids = set()
     for p in result.providers.values():

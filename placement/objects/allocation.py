@@ -34,6 +34,7 @@ from placement.db import api as db_api
 from placement.db import models
 from placement.db import sql
 from placement import exception
+from placement import metrics
 from placement.objects import consumer as consumer_obj
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_class as rc_obj
@@ -167,15 +168,19 @@ def run_with_retries(ctx, func, *args):
     for attempt in range(retries + 1):
         try:
             with db_api.context_manager.writer.using(ctx):
-                return func(ctx, *args)
+                result = func(ctx, *args)
+            metrics.allocation_write('committed', attempt)
+            return result
         except Exception as exc:
             if not _retryable(exc):
+                metrics.allocation_write('rejected', attempt)
                 raise
             last = exc
             LOG.debug('Retrying allocation write (attempt %d): %s',
                       attempt + 1, exc)
             if attempt < retries:
                 db_api.backoff(attempt)
+    metrics.allocation_write('retries_exhausted', retries)
     raise RetriesExhausted(getattr(last, 'rp_uuid', None),
                            getattr(last, 'seen', None))
 

@@ -253,6 +253,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
         candidates.append(cand)
         if stop is not None and len(candidates) >= stop:
             break
+    generated = len(candidates)
     if randomize:
         if limit and len(candidates) > limit:
             candidates = random.sample(candidates, limit)
@@ -261,4 +262,5 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     elif limit:
         candidates = candidates[:limit]
     result.candidates = candidates
+    result.generated = generated  # before limit/sampling (metrics)
     return result

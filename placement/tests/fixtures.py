@@ -91,6 +91,16 @@ def require_backend(test, backend):
         test.skipTest(message)
 
 
+def missing_database_url(backend):
+    """A URL of ``backend`` whose database does not exist (connecting
+    fails)."""
+    if backend == 'sqlite':
+        return 'sqlite:////nonexistent-%s/placement.db' % uuid.uuid4().hex
+    return sa.engine.make_url(SERVER_URLS[backend]).set(
+        database='missing_%s' % uuid.uuid4().hex[:12]).render_as_string(
+            hide_password=False)
+
+
 class ConfFixture(config_fixture.Config):
     """A fresh ConfigOpts with every placement option registered and the
     test defaults: noauth2, legacy policy defaults off as configured."""

@@ -4,6 +4,7 @@ cannot express)."""
 
 import threading
 
+from prometheus_client import parser
 import webob
 
 from placement import deploy
@@ -64,6 +65,13 @@ class AppClient(object):
         return self.race([
             (lambda body=body: self.call(method, path, body))
             for body in bodies])
+
+
+def metric_samples(text):
+    """{(sample name, sorted label pairs): value} of a /metrics body."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in parser.text_string_to_metric_families(text)
+            for s in family.samples}
 
 
 def run_concurrently(funcs, timeout=120):

@@ -61,6 +61,7 @@ class TestKeystoneStrategy(testtools.TestCase):
         conf.set_override('www_authenticate_uri',
                           'http://keystone.test/identity',
                           group='keystone_authtoken')
+        self.conf = conf
         self.app = deploy.deploy(conf)
 
     def test_root_needs_no_token(self):
@@ -78,3 +79,42 @@ class TestKeystoneStrategy(testtools.TestCase):
         self.assertEqual(401, resp.status_int)
         self.assertNotIn('openstack-api-version', resp.headers)
         self.assertIn('keystone.test', resp.headers['WWW-Authenticate'])
+
+    def test_healthcheck_needs_no_token(self):
+        # (No database in this test: only the disable file is checked.)
+        self.conf.set_override('backends', ['disable_by_file'],
+                               group='healthcheck')
+        self.conf.set_override('disable_by_file_path', '/nonexistent',
+                               group='healthcheck')
+        app = deploy.deploy(self.conf)
+        resp = webob.Request.blank('/healthcheck').get_response(app)
+        self.assertEqual(200, resp.status_int)
+        self.assertEqual(b'OK', resp.body)
+
+
+class TestKeystoneOpenMetrics(testtools.TestCase):
+    """``[metrics] allow_unauthenticated`` bypasses keystone for /metrics
+    only."""
+
+    def setUp(self):
+        super().setUp()
+        conf = self.useFixture(fixtures.ConfFixture()).conf
+        conf.set_override('auth_strategy', 'keystone', group='api')
+        conf.set_override('enabled', True, group='metrics')
+        conf.set_override('allow_unauthenticated', True, group='metrics')
+        self.useFixture(fixtures.PolicyFixture(conf))
+        for group, opts in auth_token.list_opts():
+            conf.register_opts(opts, group=group)
+        conf.set_override('www_authenticate_uri',
+                          'http://keystone.test/identity',
+                          group='keystone_authtoken')
+        self.app = deploy.deploy(conf)
+
+    def test_metrics_without_token(self):
+        self.assertEqual(401, webob.Request.blank(
+            '/resource_providers').get_response(self.app).status_int)
+        resp = webob.Request.blank('/metrics').get_response(self.app)
+        self.assertEqual(200, resp.status_int)
+        self.assertIn(b'placement_http_request_duration_seconds_count{'
+                      b'method="GET",microversion="none",route="unrouted",'
+                      b'status="401"} 1.0', resp.body)

@@ -26,6 +26,8 @@ ALL_API_RULES = {
     'placement:resource_providers:allocations:list',
     'placement:allocation_candidates:list',
     'placement:reshaper:reshape'}
+# Beyond upstream's rules.
+EXTRA_RULES = {'placement:metrics', 'placement:allocation_candidates:explain'}
 BASE_RULES = {'admin_api', 'service_api', 'admin_or_service_api',
               'project_reader_api', 'admin_or_project_reader_or_service_api'}
 
@@ -53,7 +55,7 @@ class TestRuleNames(testtools.TestCase):
 
     def test_every_spec_rule_is_registered(self):
         names = {rule.name for rule in policies.list_rules()}
-        self.assertEqual(ALL_API_RULES | BASE_RULES, names)
+        self.assertEqual(ALL_API_RULES | EXTRA_RULES | BASE_RULES, names)
 
     def test_every_api_rule_is_project_scoped(self):
         for rule in policies.list_rules():
@@ -88,6 +90,13 @@ class TestSecureDefaults(_PolicyTest):
         for rule in ALL_API_RULES - {'placement:usages'}:
             self.assertFalse(self.allowed(member, rule), rule)
 
+    def test_metrics_admin_only(self):
+        self.assertTrue(self.allowed(self.ctx(['admin']),
+                                     'placement:metrics'))
+        for roles in (['service'], ['reader'], ['member'], []):
+            self.assertFalse(self.allowed(self.ctx(roles),
+                                          'placement:metrics'), roles)
+
     def test_system_scope_denied(self):
         system_admin = self.ctx(['admin'], project=None, system='all')
         self.assertFalse(self.allowed(system_admin,
@@ -109,7 +118,13 @@ class TestLegacyDefaults(_PolicyTest):
         self.assertTrue(self.allowed(self.ctx(['admin']),
                                      'placement:reshaper:reshape'))
 
+    def test_metrics_admin_only(self):
+        self.assertTrue(self.allowed(self.ctx(['admin']),
+                                     'placement:metrics'))
+        self.assertFalse(self.allowed(self.ctx(['service']),
+                                      'placement:metrics'))
+
     def test_roleless_denied(self):
-        for rule in ALL_API_RULES:
+        for rule in ALL_API_RULES | EXTRA_RULES:
             self.assertFalse(self.allowed(self.ctx([]), rule,
                                           {'project_id': 'p1'}), rule)
