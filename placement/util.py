@@ -8,6 +8,10 @@ import time
 import uuid
 
 import jsonschema
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
+    orjson = None
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 import webob.exc
@@ -173,12 +177,25 @@ def row_modified(row):
     return row.updated_at or row.created_at
 
 
+def dump_json(data):
+    """``data`` as JSON bytes: orjson (several times faster on the large
+    candidate answers) for plain structures, the standard encoder for
+    anything orjson does not take or would write differently (non-string
+    keys, sets, datetimes: passed through, so they raise)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        except TypeError:
+            pass
+    return jsonutils.dump_as_bytes(data)
+
+
 def json_response(req, data, status=200, last_modified=None,
                   cache_headers=True):
     """A JSON response; cache headers (≥1.15) unless told otherwise."""
     resp = webob.Response(status=status, content_type='application/json',
                           charset=None)
-    resp.body = jsonutils.dump_as_bytes(data)
+    resp.body = dump_json(data)
     if cache_headers:
         set_cache_headers(req, resp, last_modified)
     return resp

@@ -16,6 +16,7 @@ class of the unsuffixed group, one per suffixed group) with pruning:
 """
 
 import collections
+import itertools
 
 Inventory = collections.namedtuple(
     'Inventory', ['capacity', 'used', 'min_unit', 'max_unit', 'step_size'])
@@ -382,11 +383,56 @@ def anchor_candidates(request, anchor, members, foreign, by_id):
         return iter(())
     if len(members) == 1 and not foreign:
         return _lone_provider(request, root)
+    if len(request.groups) == 1 and not request.groups[0].granular:
+        return _one_group(request, anchor, members, foreign, by_id)
     levels = _levels(request, anchor, members, foreign, by_id)
     if levels is None:
         return iter(())
     walk = _Walk(request, anchor, levels, by_id, {p.id for p in members})
     return walk.run()
+
+
+def _one_group(request, anchor, members, foreign, by_id):
+    """Fast path for a request of one unsuffixed group: a candidate is
+    one provider per resource class, so the walk is a plain product of
+    the per-class options (in the walk's order) with no running sums:
+    each (provider, class) pair is used once, and its options already
+    fit."""
+    group = request.groups[0]
+    eligible = [p for p in members + foreign
+                if _unsuffixed_eligible(p, group, anchor, by_id)]
+    rcs = sorted(group.resources.items())
+    options = []
+    for rc, amount in rcs:
+        fitting = [p for p in eligible if p.fits(rc, amount)]
+        if not fitting:
+            return iter(())
+        options.append(fitting)
+    return _products(request, group, anchor, rcs, options)
+
+
+def _products(request, group, anchor, rcs, options):
+    required = group.required
+    one_per_tree = not request.multi_provider_trees
+    suffix = group.suffix
+    for combo in itertools.product(*options):
+        if not any(p.root_id == anchor for p in combo):
+            continue
+        if required:
+            traits = frozenset().union(*[p.traits for p in combo])
+            if not all(traits & term for term in required):
+                continue
+        allocations = {}
+        for p, (rc, amount) in zip(combo, rcs):
+            res = allocations.get(p.id)
+            if res is None:
+                allocations[p.id] = {rc: amount}
+            else:
+                res[rc] = amount
+        if one_per_tree and len(
+                {p.root_id for p in combo}) != len(allocations):
+            continue
+        yield Candidate(allocations, {suffix: sorted(allocations)}, anchor)
 
 
 def _lone_provider(request, p):
@@ -436,28 +482,33 @@ def generate(request, anchors, strategy='depth-first', dedup=True):
 
     One anchor never yields the same candidate twice; two anchors only
     can through sharing providers, so without any ``dedup`` may be off.
+    Even then only candidates made of sharing providers alone can repeat
+    (any other provider belongs to the anchor's own tree), so only those
+    are keyed.
     """
     seen = set()
 
-    def fresh(cands):
+    def fresh(cands, by_id):
         if not dedup:
             yield from cands
             return
         for cand in cands:
-            key = cand.key()
-            if key not in seen:
+            if all(by_id[pid].sharing for pid in cand.provider_ids()):
+                key = cand.key()
+                if key in seen:
+                    continue
                 seen.add(key)
-                yield cand
+            yield cand
 
     if strategy != 'breadth-first':
         for args in anchors:
-            yield from fresh(anchor_candidates(request, *args))
+            yield from fresh(anchor_candidates(request, *args), args[3])
         return
     # Round-robin: round one takes the first candidate of every anchor
     # (loading anchors lazily), later rounds cycle over the live ones.
     live = []
     for args in anchors:
-        gen = fresh(anchor_candidates(request, *args))
+        gen = fresh(anchor_candidates(request, *args), args[3])
         for cand in gen:
             yield cand
             live.append(gen)

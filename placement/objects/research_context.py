@@ -72,15 +72,17 @@ def _ratio():
                              'i.allocation_ratio')
 
 
-def fits_clause(p, rc, amount, exact=True):
+def fits_clause(p, rc, amount, exact=True, usage=True):
     """Provider ``p`` has room for ``amount`` of ``rc`` (and, when
-    ``exact``, the amount respects min_unit/max_unit/step_size)."""
+    ``exact``, the amount respects min_unit/max_unit/step_size). Without
+    ``usage`` only the capacity is compared (no sum over allocations: a
+    cheap necessary condition when the engine checks usage anyway)."""
     amount = int(amount)
     sql = ('EXISTS (SELECT 1 FROM inventories i '
            'WHERE i.resource_provider_id = %s.id '
            'AND i.resource_class_id = %d '
-           'AND %s + %d <= (i.total - i.reserved) * %s' %
-           (p, int(rc), _USED, amount, _ratio()))
+           'AND %s%d <= (i.total - i.reserved) * %s' %
+           (p, int(rc), _USED + ' + ' if usage else '', amount, _ratio()))
     if exact:
         sql += (' AND i.min_unit <= %d AND i.max_unit >= %d '
                 'AND %d %% i.step_size = 0' % (amount, amount, amount))
