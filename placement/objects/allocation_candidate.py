@@ -125,7 +125,10 @@ def search(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
     rc_ids = set()
     for p in result.providers.values():
         rc_ids.update(p.inventories)
-    result.rc_names = rc_obj.names_from_ids(ctx, rc_ids)
+    # Custom class names came with the inventories; standard ones are
+    # known without the database.
+    result.rc_names.update(rc_obj.names_from_ids(
+        ctx, rc_ids - set(result.rc_names)))
     for group in request.groups:
         result.requested.update(group.resources)
     return result
@@ -331,7 +334,7 @@ def _bounded_anchors(ctx, conditions, stop, nested, trees, load, sharing,
         start = 0
         while start < len(roots):
             end = start + chunk
-            load([r for r in roots[start:end] if r not in trees])
+            load(roots[start:end])
             for root in roots[start:end]:
                 yield _anchor(root, trees.get(root, []), sharing, by_id)
             start = end
@@ -360,22 +363,19 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     if stop == 0:
         return result
 
-    by_id = result.providers
-    trees = {}
+    store = research.Trees(sharing_tid)
+    by_id = result.providers = store.by_id
+    result.trait_names = store.trait_names
+    result.rc_names = store.rc_names
+    trees = store.trees
 
     def load(root_ids):
-        loaded = research.load_trees(ctx, root_ids, sharing_tid,
-                                     result.trait_names)
-        for p in loaded:
-            by_id[p.id] = p
-            trees.setdefault(p.root_id, []).append(p)
-        return loaded
+        return store.load(ctx, root_ids)
 
     sharing = []
     share_aggs = None
     share_roots = research.sharing_provider_roots(ctx, sharing_tid,
                                                   min_amounts)
-
     if share_roots:
         sharing = [p for p in load(share_roots) if p.sharing and p.aggs]
         share_aggs = {
@@ -384,12 +384,11 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
             for rc, amount in min_amounts.items()}
 
     if stop is None:
-        # The whole answer: one scan with cheap conditions (capacity
-        # without usage; the engine checks usage) and one load.
+        # The whole answer: the trees matching cheap conditions (capacity
+        # without usage; the engine checks usage) in one round trip.
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts, usage=False)
-        roots, _after = research.root_scan(ctx, conditions, 0, None)
-        load([r for r in roots if r not in trees])
+        roots = store.load_matching(ctx, conditions)
         anchors = (_anchor(root, trees.get(root, []), sharing, by_id)
                    for root in roots)
     else:

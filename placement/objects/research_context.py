@@ -241,27 +241,53 @@ def _chunks(ids):
         yield ids[start:start + MAX_IN]
 
 
-def load_trees(ctx, root_ids, sharing_tid, trait_names):
-    """Every provider of the trees rooted at ``root_ids`` as
-    candidate_engine.Provider objects (id order), with inventories
-    (capacity and usage), trait ids and aggregate ids. ``trait_names``
-    (a dict) is filled with {trait id: name} along the way."""
-    providers = {}
-    inventories = {}
-    traits = {}
-    aggs = {}
-    for chunk in _chunks(root_ids):
-        # One round trip: providers, inventories (with usage), traits and
-        # aggregates as tagged rows of one UNION ALL.
-        in_trees = 'p.root_provider_id IN (%s)' % _ids(chunk)
-        sql = ' UNION ALL '.join([
+class Trees(object):
+    """The providers loaded so far, whole trees at a time: ``by_id``
+    {id: candidate_engine.Provider}, ``trees`` {root id: [providers in id
+    order]}, ``trait_names`` and ``rc_names`` {id: name} of every trait
+    and (custom) class met."""
+
+    def __init__(self, sharing_tid):
+        self.sharing_tid = sharing_tid
+        self.by_id = {}
+        self.trees = {}
+        self.trait_names = {}
+        self.rc_names = {}
+
+    def load(self, ctx, root_ids):
+        """Load the trees rooted at ``root_ids`` not loaded yet; their
+        providers in id order."""
+        loaded = []
+        for chunk in _chunks(r for r in root_ids if r not in self.trees):
+            roots, providers = self._load(
+                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk))
+            loaded += providers
+        return loaded
+
+    def load_matching(self, ctx, conditions):
+        """Load every tree whose root satisfies ``conditions('r')`` (as
+        for root_scan) in one round trip: the matching root ids in id
+        order (trees loaded before included)."""
+        roots, _providers = self._load(
+            ctx, 'WITH sel AS (SELECT r.id FROM resource_providers r '
+            'WHERE r.parent_provider_id IS NULL AND %s) ' %
+            and_(conditions('r')),
+            'p.root_provider_id IN (SELECT sel.id FROM sel)')
+        return roots
+
+    def _load(self, ctx, prefix, in_trees):
+        """One round trip: providers, inventories (with usage and the
+        names of custom classes), traits and aggregates of the trees
+        ``in_trees`` selects, as tagged rows of one UNION ALL."""
+        sql = prefix + ' UNION ALL '.join([
             'SELECT 1 AS kind, i.resource_provider_id AS rp, '
             'i.resource_class_id AS a, i.total AS b, i.reserved AS c, '
             'i.min_unit AS d, i.max_unit AS e, i.step_size AS g, '
-            '%s AS h, %s AS f, \'\' AS s '
+            '%s AS h, %s AS f, rc.name AS s '
             'FROM inventories i JOIN resource_providers p '
-            'ON p.id = i.resource_provider_id WHERE %s' % (
-                _USED, _ratio(), in_trees),
+            'ON p.id = i.resource_provider_id '
+            'LEFT JOIN resource_classes rc ON rc.id = i.resource_class_id '
+            'WHERE %s' % (_USED, _ratio(), in_trees),
             'SELECT 0, p.id, p.parent_provider_id, p.root_provider_id, '
             '0, 0, 0, 0, 0, 0, p.uuid FROM resource_providers p '
             'WHERE ' + in_trees,
@@ -271,30 +297,73 @@ def load_trees(ctx, root_ids, sharing_tid, trait_names):
             'JOIN resource_providers p ON p.id = t.resource_provider_id '
             'WHERE ' + in_trees,
             'SELECT 3, g.resource_provider_id, g.aggregate_id, '
-            '0, 0, 0, 0, 0, 0, 0, \'\' FROM resource_provider_aggregates g '
+            '0, 0, 0, 0, 0, 0, 0, NULL FROM resource_provider_aggregates g '
             'JOIN resource_providers p ON p.id = g.resource_provider_id '
             'WHERE ' + in_trees,
         ])
+        providers = {}
+        inventories = {}
+        traits = {}
+        aggs = {}
+        trait_names = self.trait_names
+        rc_names = self.rc_names
+        inventory = engine.Inventory
+        capacity = inv_obj.capacity
         for (kind, rp_id, a, b, c, d, e, g, h, f,
              text) in _raw_rows(ctx, sql):
-            if kind == 0:
+            if kind == 1:
+                res = inventories.get(rp_id)
+                if res is None:
+                    res = inventories[rp_id] = {}
+                res[a] = inventory(capacity(b, c, f), int(h), d, e, g)
+                if text is not None:
+                    rc_names[a] = text
+            elif kind == 0:
                 providers[rp_id] = (text, a, b)
-            elif kind == 1:
-                inventories.setdefault(rp_id, {})[a] = engine.Inventory(
-                    inv_obj.capacity(b, c, f), int(h or 0), d, e, g)
             elif kind == 2:
-                traits.setdefault(rp_id, set()).add(a)
+                found = traits.get(rp_id)
+                if found is None:
+                    traits[rp_id] = {a}
+                else:
+                    found.add(a)
                 trait_names[a] = text
             else:
-                aggs.setdefault(rp_id, set()).add(a)
-    result = []
-    for rp_id in sorted(providers):
-        uuid, parent_id, root_id = providers[rp_id]
-        rp_traits = frozenset(traits.get(rp_id, ()))
-        result.append(engine.Provider(
-            rp_id, uuid, parent_id, root_id,
-            inventories=inventories.get(rp_id, {}),
-            traits=rp_traits, aggs=frozenset(aggs.get(rp_id, ())),
-            sharing=sharing_tid is not None and sharing_tid in rp_traits))
-    engine.mark_leaves(result)
-    return result
+                found = aggs.get(rp_id)
+                if found is None:
+                    aggs[rp_id] = {a}
+                else:
+                    found.add(a)
+        by_id = self.by_id
+        trees = self.trees
+        sharing_tid = self.sharing_tid
+        parents = set()
+        loaded = []
+        roots = set()
+        no_traits = no_aggs = frozenset()
+        for rp_id in sorted(providers):
+            uuid, parent_id, root_id = providers[rp_id]
+            roots.add(root_id)
+            if rp_id in by_id:
+                continue
+            rp_traits = traits.get(rp_id)
+            rp_traits = frozenset(rp_traits) if rp_traits else no_traits
+            rp_aggs = aggs.get(rp_id)
+            p = engine.Provider(
+                rp_id, uuid, parent_id, root_id,
+                inventories=inventories.get(rp_id, {}),
+                traits=rp_traits,
+                aggs=frozenset(rp_aggs) if rp_aggs else no_aggs,
+                sharing=sharing_tid in rp_traits)
+            by_id[rp_id] = p
+            tree = trees.get(root_id)
+            if tree is None:
+                trees[root_id] = [p]
+            else:
+                tree.append(p)
+            if parent_id is not None:
+                parents.add(parent_id)
+            loaded.append(p)
+        for p in loaded:
+            if p.id in parents:
+                p.is_leaf = False
+        return sorted(roots), loaded
