@@ -2,7 +2,9 @@
 query-string validation with the spec's error texts, cache headers,
 absolute Locations, and UUID normalisation."""
 
+import contextlib
 import email.utils
+import gc
 import re
 import time
 import uuid
@@ -175,6 +177,21 @@ def newest(*timestamps):
 def row_modified(row):
     """A row's last-modified time: updated_at falling back to created_at."""
     return row.updated_at or row.created_at
+
+
+@contextlib.contextmanager
+def no_gc_pauses():
+    """Suspend the cyclic garbage collector while a request builds tens
+    of thousands of short-lived, acyclic objects (rows, dicts of a large
+    answer): reference counting frees them, and the collector's passes
+    over every live object would only add pauses. Restored on exit."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def dump_json(data):

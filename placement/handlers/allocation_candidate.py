@@ -240,6 +240,7 @@ def _provider_summaries(result, version):
     traits = version >= TRAITS
     nested = version >= NESTED_CANDIDATES
     summaries = {}
+    trait_lists = {}    # providers mostly share a few trait sets
     for pid in shown:
         p = providers[pid]
         inventories = p.inventories
@@ -249,7 +250,11 @@ def _provider_summaries(result, version):
             for rc in sorted(inventories)
             if all_resources or rc in requested}}
         if traits:
-            summary['traits'] = [trait_names[t] for t in sorted(p.traits)]
+            names = trait_lists.get(p.traits)
+            if names is None:
+                names = trait_lists[p.traits] = [
+                    trait_names[t] for t in sorted(p.traits)]
+            summary['traits'] = names
         if nested:
             parent = providers.get(p.parent_id)
             summary['parent_provider_uuid'] = parent.uuid if parent else None
@@ -306,6 +311,7 @@ def list_allocation_candidates(req):
             'The "group_policy" parameter is required when specifying more '
             'than one "resources{N}" parameter.')
 
-    data = _search(ctx, groups, root_traits, same_subtree,
-                   group_policy == 'isolate', limit, version)
-    return util.json_response(req, data)
+    with util.no_gc_pauses():
+        data = _search(ctx, groups, root_traits, same_subtree,
+                       group_policy == 'isolate', limit, version)
+        return util.json_response(req, data)

@@ -187,24 +187,26 @@ def _granular_clauses(group, p, inner, usage=True):
 def _exact_group_conditions(group, root, nested, usage):
     """Conditions on an anchor root for ``group`` when no sharing
     provider can help: nearly exact, so few roots get loaded."""
+    inner = nested and usage
+
     def in_tree(build):
         if not nested:
             # Every tree is its root alone.
             return build(root)
-        return [research.tree_has(root, build)]
+        return [research.tree_has(root, build, correlated=usage)]
 
     if group.granular:
-        return in_tree(lambda p: _granular_clauses(group, p, nested, usage))
+        return in_tree(lambda p: _granular_clauses(group, p, inner, usage))
     conds = []
     if not nested:
         conds += _unsuffixed_filters(group, root, root, False)
     for term in group.required:
         conds += in_tree(lambda p, t=term: [
-            research.has_trait_clause(p, t, nested)])
+            research.has_trait_clause(p, t, inner)])
     for rc, amount in sorted(group.resources.items()):
         conds += in_tree(
             lambda p, rc=rc, a=amount:
-            ([] if not nested else _unsuffixed_filters(group, p, root, True))
+            ([] if not nested else _unsuffixed_filters(group, p, root, inner))
             + [research.fits_clause(p, rc, a, usage=usage)])
     return conds
 
@@ -216,13 +218,14 @@ def _member_condition(request, root, nested, usage, in_tree):
     in the tree, and checked as such) makes it redundant."""
     if any(not g.resources for g in request.groups):
         return None
+    inner = nested and usage
 
     def serves(group):
         if group.granular:
-            return lambda p: _granular_clauses(group, p, nested, usage)
+            return lambda p: _granular_clauses(group, p, inner, usage)
 
         def build(p):
-            conds = _unsuffixed_filters(group, p, root, nested)
+            conds = _unsuffixed_filters(group, p, root, inner)
             if group.in_tree_root is not None:
                 conds.append(research.in_tree_clause(p, group.in_tree_root))
             return conds + [research.or_(*[
@@ -241,12 +244,14 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
     ``share_aggs`` ({rc: aggregate ids of sharing providers with room})
     is known, cover each class itself or through a sharing aggregate.
     Without ``usage`` capacity is compared without allocations (cheap;
-    the engine checks usage)."""
+    the engine checks usage) and as uncorrelated sets (for a whole
+    answer most roots match: semi-joins beat a probe per root)."""
+    inner = nested and usage
 
     def in_tree(root, build):
         if not nested:
             return research.and_(build(root))
-        return research.tree_has(root, build)
+        return research.tree_has(root, build, correlated=usage)
 
     def conditions(root):
         conds = []
@@ -270,7 +275,7 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
             if not group.resources:
                 # Resourceless groups only use providers of the tree.
                 conds.append(in_tree(root, lambda p, g=group:
-                                     _granular_clauses(g, p, nested, usage)))
+                                     _granular_clauses(g, p, inner, usage)))
         member = _member_condition(request, root, nested, usage, in_tree)
         if member is not None:
             conds.append(member)
@@ -283,7 +288,7 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
             if share_aggs.get(rc):
                 own = research.or_(own, in_tree(
                     root, lambda p, aggs=share_aggs[rc]:
-                    [research.in_aggs_clause(p, aggs, nested)]))
+                    [research.in_aggs_clause(p, aggs, inner)]))
             conds.append(own)
         return conds
 

@@ -147,13 +147,16 @@ def _unsuffixed_eligible(p, group, anchor, by_id):
         return False
     if group.in_tree_root is not None and p.root_id != group.in_tree_root:
         return False
+    if not (group.member_of or group.forbidden_aggs):
+        return True
     root = by_id.get(p.root_id, p)
-    if p.sharing:
-        positive = p.aggs
-    else:
-        positive = p.aggs | root.aggs
-    if not _in_all(positive, group.member_of):
-        return False
+    if group.member_of:
+        if p.sharing or root is p:
+            positive = p.aggs
+        else:
+            positive = p.aggs | root.aggs
+        if not _in_all(positive, group.member_of):
+            return False
     if group.forbidden_aggs:
         anchor_p = by_id.get(anchor)
         near = p.aggs | root.aggs | (anchor_p.aggs if anchor_p else

@@ -78,11 +78,18 @@ def fits_clause(p, rc, amount, exact=True, usage=True):
     ``usage`` only the capacity is compared (no sum over allocations: a
     cheap necessary condition when the engine checks usage anyway)."""
     amount = int(amount)
-    sql = ('EXISTS (SELECT 1 FROM inventories i '
-           'WHERE i.resource_provider_id = %s.id '
-           'AND i.resource_class_id = %d '
-           'AND %s%d <= (i.total - i.reserved) * %s' %
-           (p, int(rc), _USED + ' + ' if usage else '', amount, _ratio()))
+    if usage:
+        sql = ('EXISTS (SELECT 1 FROM inventories i '
+               'WHERE i.resource_provider_id = %s.id '
+               'AND i.resource_class_id = %d '
+               'AND %s + %d <= (i.total - i.reserved) * %s' %
+               (p, int(rc), _USED, amount, _ratio()))
+    else:
+        # Uncorrelated: the set is built once per statement.
+        sql = ('%s.id IN (SELECT i.resource_provider_id FROM inventories i '
+               'WHERE i.resource_class_id = %d '
+               'AND %d <= (i.total - i.reserved) * %s' %
+               (p, int(rc), amount, _ratio()))
     if exact:
         sql += (' AND i.min_unit <= %d AND i.max_unit >= %d '
                 'AND %d %% i.step_size = 0' % (amount, amount, amount))
@@ -114,9 +121,13 @@ def in_aggs_clause(p, agg_ids, inner=False):
             'WHERE g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
 
 
-def tree_has(root, build):
+def tree_has(root, build, correlated=True):
     """Some provider of ``root``'s tree satisfies ``build('p')``'s
-    conditions (a list of clauses)."""
+    conditions (a list of clauses); not ``correlated``: as the set of
+    roots of such providers (one pass, for scans without a LIMIT)."""
+    if not correlated:
+        return ('%s.id IN (SELECT p.root_provider_id FROM '
+                'resource_providers p WHERE %s)' % (root, and_(build('p'))))
     # ``LIMIT 1 OFFSET 0`` keeps PostgreSQL from turning the EXISTS into
     # a semi-join over every tree (it then runs per candidate root,
     # which a LIMIT on the roots can stop early); harmless elsewhere.
@@ -291,11 +302,16 @@ class Trees(object):
             'SELECT 0, p.id, p.parent_provider_id, p.root_provider_id, '
             '0, 0, 0, 0, 0, 0, p.uuid FROM resource_providers p '
             'WHERE ' + in_trees,
-            'SELECT 2, t.resource_provider_id, tr.id, 0, 0, 0, 0, 0, 0, 0, '
-            'tr.name FROM resource_provider_traits t '
-            'JOIN traits tr ON tr.id = t.trait_id '
+            'SELECT 2, t.resource_provider_id, t.trait_id, '
+            '0, 0, 0, 0, 0, 0, 0, NULL FROM resource_provider_traits t '
             'JOIN resource_providers p ON p.id = t.resource_provider_id '
             'WHERE ' + in_trees,
+            # Each trait's name once.
+            'SELECT 4, 0, tr.id, 0, 0, 0, 0, 0, 0, 0, tr.name '
+            'FROM traits tr WHERE tr.id IN (SELECT t.trait_id '
+            'FROM resource_provider_traits t '
+            'JOIN resource_providers p ON p.id = t.resource_provider_id '
+            'WHERE %s)' % in_trees,
             'SELECT 3, g.resource_provider_id, g.aggregate_id, '
             '0, 0, 0, 0, 0, 0, 0, NULL FROM resource_provider_aggregates g '
             'JOIN resource_providers p ON p.id = g.resource_provider_id '
@@ -326,6 +342,7 @@ class Trees(object):
                     traits[rp_id] = {a}
                 else:
                     found.add(a)
+            elif kind == 4:
                 trait_names[a] = text
             else:
                 found = aggs.get(rp_id)
