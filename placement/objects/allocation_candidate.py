@@ -295,15 +295,30 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
     return conditions
 
 
-def _anchor(root, members, sharing, by_id):
-    """The engine's view of one anchor: its tree and the sharing
+class _Anchors(object):
+    """The engine's view of each anchor: its tree and the sharing
     providers of other trees that share an aggregate with it."""
-    foreign = []
-    if sharing:
-        tree_aggs = frozenset().union(*[p.aggs for p in members])
-        foreign = [s for s in sharing
-                   if s.root_id != root and s.aggs & tree_aggs]
-    return root, members, foreign, by_id
+
+    def __init__(self, trees, sharing, by_id):
+        self.trees = trees
+        self.by_id = by_id
+        self.sharing_by_agg = {}
+        for p in sharing:
+            for agg in p.aggs:
+                self.sharing_by_agg.setdefault(agg, []).append(p)
+
+    def __call__(self, root):
+        members = self.trees.get(root, [])
+        foreign = []
+        if self.sharing_by_agg:
+            found = {}
+            for p in members:
+                for agg in p.aggs:
+                    for s in self.sharing_by_agg.get(agg, ()):
+                        if s.root_id != root:
+                            found[s.id] = s
+            foreign = [found[pid] for pid in sorted(found)]
+        return root, members, foreign, self.by_id
 
 
 def _has_room(p, rc, amount):
@@ -323,8 +338,7 @@ def _impossible(request):
     return bool(request.root_required & request.root_forbidden)
 
 
-def _bounded_anchors(ctx, conditions, stop, nested, trees, load, sharing,
-                     by_id):
+def _bounded_anchors(ctx, conditions, stop, nested, load, anchor):
     """Anchors for an answer of at most ``stop`` candidates: bounded root
     windows with exact conditions, trees loaded in growing chunks, so a
     bounded answer reads little more than the trees it uses."""
@@ -341,7 +355,7 @@ def _bounded_anchors(ctx, conditions, stop, nested, trees, load, sharing,
             end = start + chunk
             load(roots[start:end])
             for root in roots[start:end]:
-                yield _anchor(root, trees.get(root, []), sharing, by_id)
+                yield anchor(root)
             start = end
             chunk *= 2
         page = min(page * 4, _MAX_PAGE)
@@ -394,13 +408,12 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts, usage=False)
         roots = store.load_matching(ctx, conditions)
-        anchors = (_anchor(root, trees.get(root, []), sharing, by_id)
-                   for root in roots)
+        anchors = map(_Anchors(trees, sharing, by_id), roots)
     else:
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts)
-        anchors = _bounded_anchors(ctx, conditions, stop, nested, trees,
-                                   load, sharing, by_id)
+        anchors = _bounded_anchors(ctx, conditions, stop, nested, load,
+                                   _Anchors(trees, sharing, by_id))
 
     candidates = []
     for cand in engine.generate(request, anchors, strategy,

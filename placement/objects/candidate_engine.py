@@ -492,9 +492,6 @@ def generate(request, anchors, strategy='depth-first', dedup=True):
     seen = set()
 
     def fresh(cands, by_id):
-        if not dedup:
-            yield from cands
-            return
         for cand in cands:
             if all(by_id[pid].sharing for pid in cand.provider_ids()):
                 key = cand.key()
@@ -503,15 +500,23 @@ def generate(request, anchors, strategy='depth-first', dedup=True):
                 seen.add(key)
             yield cand
 
+    def candidates(args):
+        cands = anchor_candidates(request, *args)
+        if dedup and any(p.sharing for p in args[1]):
+            # (Without a sharing provider in the anchor's own tree, every
+            # candidate holds a provider of no other tree.)
+            return fresh(cands, args[3])
+        return cands
+
     if strategy != 'breadth-first':
         for args in anchors:
-            yield from fresh(anchor_candidates(request, *args), args[3])
+            yield from candidates(args)
         return
     # Round-robin: round one takes the first candidate of every anchor
     # (loading anchors lazily), later rounds cycle over the live ones.
     live = []
     for args in anchors:
-        gen = fresh(anchor_candidates(request, *args), args[3])
+        gen = iter(candidates(args))
         for cand in gen:
             yield cand
             live.append(gen)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from placement.db import api as db_api
 from placement.db import models
 from placement.objects import candidate_engine as engine
-from placement.objects import inventory as inv_obj
+from placement.objects import capacity as capacity_mod
 
 RP = models.RP
 INV = models.INV
@@ -67,9 +67,9 @@ _USED = ('(SELECT COALESCE(SUM(a.used), 0) FROM allocations a '
 
 def _ratio():
     """The inventory alias's allocation ratio as the client sent it
-    (MySQL's single-precision FLOAT is rounded; see inventory.ratio_sql)."""
-    return inv_obj.ratio_sql(db_api.get_engine().dialect.name,
-                             'i.allocation_ratio')
+    (MySQL's single-precision FLOAT is rounded; see capacity.ratio_sql)."""
+    return capacity_mod.ratio_sql(db_api.get_engine().dialect.name,
+                                  'i.allocation_ratio')
 
 
 def fits_clause(p, rc, amount, exact=True, usage=True):
@@ -324,7 +324,7 @@ class Trees(object):
         trait_names = self.trait_names
         rc_names = self.rc_names
         inventory = engine.Inventory
-        capacity = inv_obj.capacity
+        capacity = capacity_mod.capacity
         for (kind, rp_id, a, b, c, d, e, g, h, f,
              text) in _raw_rows(ctx, sql):
             if kind == 1:
