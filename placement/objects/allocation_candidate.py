@@ -338,28 +338,36 @@ def _impossible(request):
     return bool(request.root_required & request.root_forbidden)
 
 
-def _bounded_anchors(ctx, conditions, stop, nested, load, anchor):
+def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
     """Anchors for an answer of at most ``stop`` candidates: bounded root
-    windows with exact conditions, trees loaded in growing chunks, so a
-    bounded answer reads little more than the trees it uses."""
-    after = 0
+    windows with exact conditions. The first page of roots comes with its
+    trees in one round trip; later pages (when the first did not give
+    enough) load their trees in growing chunks, so a bounded answer reads
+    little more than the trees it uses."""
     page = min(stop + 16, _MAX_PAGE)
     # Flat clouds match sparsely per root; trees usually densely.
     window = max((2 if nested else 8) * page, _MIN_WINDOW)
+    roots = store.load_matching(ctx, conditions, 0, page, window)
+    for root in roots:
+        yield anchor(root)
+    if len(roots) == page:
+        after = roots[-1]
+    else:
+        after = research.window_end(ctx, 0, window)
     chunk = max(8, stop)
     while after is not None:
+        page = min(page * 4, _MAX_PAGE)
+        window *= 4
         roots, after = research.root_scan(ctx, conditions, after, page,
                                           window)
         start = 0
         while start < len(roots):
             end = start + chunk
-            load(roots[start:end])
+            store.load(ctx, roots[start:end])
             for root in roots[start:end]:
                 yield anchor(root)
             start = end
             chunk *= 2
-        page = min(page * 4, _MAX_PAGE)
-        window *= 4
 
 
 @db_api.context_manager.reader
@@ -369,7 +377,8 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     resolved). ``limit`` keeps at most that many (random sample when
     ``randomize``); ``max_candidates`` (-1 = unlimited) caps generation."""
     min_amounts = _min_amounts(request)
-    nested, sharing_tid, available = research.preflight(ctx, min_amounts)
+    nested, sharing_tid, available, share_roots = research.preflight(
+        ctx, min_amounts)
     result = Result(nested=nested)
     if _impossible(request) or not available:
         return result
@@ -388,15 +397,11 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     result.rc_names = store.rc_names
     trees = store.trees
 
-    def load(root_ids):
-        return store.load(ctx, root_ids)
-
     sharing = []
     share_aggs = None
-    share_roots = research.sharing_provider_roots(ctx, sharing_tid,
-                                                  min_amounts)
     if share_roots:
-        sharing = [p for p in load(share_roots) if p.sharing and p.aggs]
+        sharing = [p for p in store.load(ctx, share_roots)
+                   if p.sharing and p.aggs]
         share_aggs = {
             rc: frozenset().union(*[p.aggs for p in sharing
                                     if _has_room(p, rc, amount)])
@@ -412,7 +417,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     else:
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts)
-        anchors = _bounded_anchors(ctx, conditions, stop, nested, load,
+        anchors = _bounded_anchors(ctx, conditions, stop, nested, store,
                                    _Anchors(trees, sharing, by_id))
 
     candidates = []

@@ -2,17 +2,18 @@
 
 A handful of queries, never one per provider:
 
-* ``root_scan`` pages through the roots of trees that can possibly
-  satisfy the request (necessary conditions evaluated in SQL with
-  correlated EXISTS, so a LIMIT stops the scan early);
+* ``preflight`` reads the request-wide facts and the roots of the
+  sharing providers that could lend a requested class;
+* ``Trees.load_matching`` reads whole trees (providers, inventories with
+  usage, traits and aggregates) whose roots satisfy necessary conditions
+  evaluated in SQL, in one round trip; bounded by a LIMIT (correlated
+  EXISTS, so the scan stops early) or not (uncorrelated sets);
+* ``root_scan`` pages through such roots alone, ``Trees.load`` loads
+  trees by root id.
 
 Statements are built as SQL text with inlined integer ids: building
 SQLAlchemy expression trees with many aliases cost more than running
 the queries. Everything used is portable (SQLite, MySQL, PostgreSQL).
-* ``load_trees`` reads providers, inventories with usage, traits and
-  aggregates of whole trees at once;
-* ``sharing_provider_roots`` finds sharing providers that could lend a
-  requested class.
 """
 
 import sqlalchemy as sa
@@ -33,6 +34,8 @@ RP_AGG = models.RP_AGG
 SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 # Keep IN lists well below every backend's bound-parameter limit.
 MAX_IN = 500
+# Above every id (the id columns are 32-bit integers).
+MAX_ID = 2147483647
 
 
 def _ids(ids):
@@ -151,11 +154,14 @@ def _flag(condition):
 def preflight(ctx, min_amounts):
     """One round trip for the request-wide facts: (nested: does any
     provider have a parent, sharing trait id or None, available: does
-    some provider have room for each requested (rc, amount))."""
+    some provider have room for each requested (rc, amount), sharing
+    roots: the roots (id order) of the trees holding a sharing provider
+    that has an aggregate and room for one of the requested classes)."""
+    sharing_tid = "(SELECT id FROM traits WHERE name = '%s')" % SHARING_TRAIT
     columns = [
         _flag('EXISTS (SELECT 1 FROM resource_providers '
               'WHERE parent_provider_id IS NOT NULL)'),
-        "(SELECT id FROM traits WHERE name = '%s')" % SHARING_TRAIT,
+        sharing_tid,
     ]
     for rc, amount in sorted(min_amounts.items()):
         columns.append(_flag(
@@ -163,8 +169,27 @@ def preflight(ctx, min_amounts):
             'WHERE i.resource_class_id = %d '
             'AND %s + %d <= (i.total - i.reserved) * %s)' %
             (int(rc), _USED, int(amount), _ratio())))
-    row = ctx.session.execute(_text('SELECT ' + ', '.join(columns))).first()
-    return bool(row[0]), row[1], all(row[2:])
+    sql = 'SELECT 0, ' + ', '.join(columns)
+    if min_amounts:
+        # The sharing roots as rows (1, root id, 0...).
+        room = or_(*[fits_clause('p', rc, amount, exact=False)
+                     for rc, amount in sorted(min_amounts.items())])
+        sql += (
+            ' UNION ALL SELECT DISTINCT 1, p.root_provider_id%s '
+            'FROM resource_providers p JOIN resource_provider_traits st '
+            'ON st.resource_provider_id = p.id AND st.trait_id = %s '
+            'WHERE EXISTS (SELECT 1 FROM resource_provider_aggregates sg '
+            'WHERE sg.resource_provider_id = p.id) AND %s' % (
+                ', 0' * (len(columns) - 1), sharing_tid, room))
+    facts = None
+    sharing_roots = set()
+    for row in _raw_rows(ctx, sql):
+        if row[0] == 0:
+            facts = row
+        else:
+            sharing_roots.add(row[1])
+    return (bool(facts[1]), facts[2], all(facts[3:]),
+            sorted(sharing_roots))
 
 
 @db_api.context_manager.reader
@@ -187,23 +212,6 @@ def provider_roots(ctx, uuids):
     return dict(rows.all())
 
 
-def sharing_provider_roots(ctx, sharing_tid, min_amounts):
-    """Roots of the trees holding a sharing provider that has an
-    aggregate and room for one of the requested classes."""
-    if sharing_tid is None or not min_amounts:
-        return []
-    room = or_(*[fits_clause('p', rc, amount, exact=False)
-                 for rc, amount in sorted(min_amounts.items())])
-    rows = ctx.session.execute(_text(
-        'SELECT DISTINCT p.root_provider_id FROM resource_providers p '
-        'JOIN resource_provider_traits st '
-        'ON st.resource_provider_id = p.id AND st.trait_id = %d '
-        'WHERE EXISTS (SELECT 1 FROM resource_provider_aggregates sg '
-        'WHERE sg.resource_provider_id = p.id) AND %s' %
-        (int(sharing_tid), room)))
-    return sorted(set(rows.scalars()))
-
-
 def root_scan(ctx, conditions, after, limit, window=None):
     """Up to ``limit`` root ids greater than ``after``, in id order,
     whose trees satisfy every clause of ``conditions('r')``.
@@ -216,22 +224,38 @@ def root_scan(ctx, conditions, after, limit, window=None):
     """
     upper = None
     if window is not None:
-        upper = ctx.session.execute(_text(
-            'SELECT id FROM resource_providers '
-            'WHERE parent_provider_id IS NULL AND id > %d '
-            'ORDER BY id LIMIT 1 OFFSET %d' %
-            (int(after), int(window) - 1))).scalar()
-    sql = ('SELECT r.id FROM resource_providers r '
-           'WHERE r.parent_provider_id IS NULL AND r.id > %d %s AND %s '
-           'ORDER BY r.id' % (
-               int(after), '' if upper is None else
-               'AND r.id <= %d' % int(upper), and_(conditions('r'))))
-    if limit is not None:
-        sql += ' LIMIT %d' % int(limit)
-    roots = list(ctx.session.execute(_text(sql)).scalars())
+        upper = window_end(ctx, after, window)
+    roots = list(ctx.session.execute(_text(_roots_sql(
+        conditions, after, limit,
+        None if upper is None else str(int(upper))))).scalars())
     if limit is not None and len(roots) == limit:
         return roots, roots[-1]
     return roots, upper
+
+
+def _window_sql(after, window):
+    return ('SELECT id FROM resource_providers '
+            'WHERE parent_provider_id IS NULL AND id > %d '
+            'ORDER BY id LIMIT 1 OFFSET %d' % (int(after), int(window) - 1))
+
+
+def window_end(ctx, after, window):
+    """The last root id of the next ``window`` roots after ``after``, or
+    None when fewer remain."""
+    return ctx.session.execute(_text(_window_sql(after, window))).scalar()
+
+
+def _roots_sql(conditions, after=0, limit=None, upper=None):
+    """Root ids after ``after`` (up to ``upper``, an SQL expression)
+    satisfying ``conditions('r')``, in id order, at most ``limit``."""
+    sql = ('SELECT r.id FROM resource_providers r '
+           'WHERE r.parent_provider_id IS NULL AND r.id > %d %s AND %s '
+           'ORDER BY r.id' % (
+               int(after), '' if upper is None else 'AND r.id <= %s' % upper,
+               and_(conditions('r'))))
+    if limit is not None:
+        sql += ' LIMIT %d' % int(limit)
+    return sql
 
 
 def _raw_rows(ctx, sql):
@@ -275,14 +299,19 @@ class Trees(object):
             loaded += providers
         return loaded
 
-    def load_matching(self, ctx, conditions):
-        """Load every tree whose root satisfies ``conditions('r')`` (as
-        for root_scan) in one round trip: the matching root ids in id
-        order (trees loaded before included)."""
+    def load_matching(self, ctx, conditions, after=0, limit=None,
+                      window=None):
+        """Load the trees whose roots root_scan would return, in one
+        round trip: the matching root ids in id order (trees loaded
+        before included)."""
+        upper = None
+        if window is not None:
+            # Fewer than ``window`` roots left: no bound.
+            upper = 'COALESCE((%s), %d)' % (
+                _window_sql(after, window), MAX_ID)
         roots, _providers = self._load(
-            ctx, 'WITH sel AS (SELECT r.id FROM resource_providers r '
-            'WHERE r.parent_provider_id IS NULL AND %s) ' %
-            and_(conditions('r')),
+            ctx, 'WITH sel AS (%s) ' % _roots_sql(conditions, after, limit,
+                                                  upper),
             'p.root_provider_id IN (SELECT sel.id FROM sel)')
         return roots
 
