@@ -162,7 +162,7 @@ def _unsuffixed_filters(group, p, root, inner):
     return conds
 
 
-def _granular_clauses(group, p, inner, usage=True):
+def _granular_clauses(group, p, inner, usage=True, correlated=True):
     """Exact conditions for ``p`` alone to satisfy suffixed ``group``:
     cheap set lookups first, capacity last (``usage``: see
     research.fits_clause)."""
@@ -179,7 +179,8 @@ def _granular_clauses(group, p, inner, usage=True):
     if group.forbidden_aggs:
         conds.append(research.not_(
             research.in_aggs_clause(p, group.forbidden_aggs, inner)))
-    conds += [research.fits_clause(p, rc, amount, usage=usage)
+    conds += [research.fits_clause(p, rc, amount, usage=usage,
+                                   correlated=correlated)
               for rc, amount in sorted(group.resources.items())]
     return conds
 
@@ -187,16 +188,18 @@ def _granular_clauses(group, p, inner, usage=True):
 def _exact_group_conditions(group, root, nested, usage):
     """Conditions on an anchor root for ``group`` when no sharing
     provider can help: nearly exact, so few roots get loaded."""
-    inner = nested and usage
+    correlated = research.correlated(usage)
+    inner = nested and correlated
 
     def in_tree(build):
         if not nested:
             # Every tree is its root alone.
             return build(root)
-        return [research.tree_has(root, build, correlated=usage)]
+        return [research.tree_has(root, build, correlated=correlated)]
 
     if group.granular:
-        return in_tree(lambda p: _granular_clauses(group, p, inner, usage))
+        return in_tree(lambda p: _granular_clauses(group, p, inner, usage,
+                                                   correlated))
     conds = []
     if not nested:
         conds += _unsuffixed_filters(group, root, root, False)
@@ -207,7 +210,8 @@ def _exact_group_conditions(group, root, nested, usage):
         conds += in_tree(
             lambda p, rc=rc, a=amount:
             ([] if not nested else _unsuffixed_filters(group, p, root, inner))
-            + [research.fits_clause(p, rc, a, usage=usage)])
+            + [research.fits_clause(p, rc, a, usage=usage,
+                                    correlated=correlated)])
     return conds
 
 
@@ -218,18 +222,21 @@ def _member_condition(request, root, nested, usage, in_tree):
     in the tree, and checked as such) makes it redundant."""
     if any(not g.resources for g in request.groups):
         return None
-    inner = nested and usage
+    correlated = research.correlated(usage)
+    inner = nested and correlated
 
     def serves(group):
         if group.granular:
-            return lambda p: _granular_clauses(group, p, inner, usage)
+            return lambda p: _granular_clauses(group, p, inner, usage,
+                                               correlated)
 
         def build(p):
             conds = _unsuffixed_filters(group, p, root, inner)
             if group.in_tree_root is not None:
                 conds.append(research.in_tree_clause(p, group.in_tree_root))
             return conds + [research.or_(*[
-                research.fits_clause(p, rc, a, usage=usage)
+                research.fits_clause(p, rc, a, usage=usage,
+                                     correlated=correlated)
                 for rc, a in sorted(group.resources.items())])]
         return build
 
@@ -246,12 +253,13 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
     Without ``usage`` capacity is compared without allocations (cheap;
     the engine checks usage) and as uncorrelated sets (for a whole
     answer most roots match: semi-joins beat a probe per root)."""
-    inner = nested and usage
+    correlated = research.correlated(usage)
+    inner = nested and correlated
 
     def in_tree(root, build):
         if not nested:
             return research.and_(build(root))
-        return research.tree_has(root, build, correlated=usage)
+        return research.tree_has(root, build, correlated=correlated)
 
     def conditions(root):
         conds = []
@@ -275,7 +283,8 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
             if not group.resources:
                 # Resourceless groups only use providers of the tree.
                 conds.append(in_tree(root, lambda p, g=group:
-                                     _granular_clauses(g, p, inner, usage)))
+                                     _granular_clauses(g, p, inner, usage,
+                                                       correlated)))
         member = _member_condition(request, root, nested, usage, in_tree)
         if member is not None:
             conds.append(member)
@@ -284,7 +293,8 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
         for rc, amount in sorted(min_amounts.items()):
             own = in_tree(root, lambda p, rc=rc, a=amount:
                           [research.fits_clause(p, rc, a, exact=False,
-                                                usage=usage)])
+                                                usage=usage,
+                                                correlated=correlated)])
             if share_aggs.get(rc):
                 own = research.or_(own, in_tree(
                     root, lambda p, aggs=share_aggs[rc]:

@@ -75,18 +75,28 @@ def _ratio():
                                   'i.allocation_ratio')
 
 
-def fits_clause(p, rc, amount, exact=True, usage=True):
+def correlated(usage):
+    """Whether conditions are written as correlated probes: always when
+    they compare ``usage`` (bounded scans a LIMIT stops early), and
+    always on MySQL/MariaDB, whose optimizer turns the uncorrelated sets
+    into table scans per row; elsewhere a whole answer uses sets."""
+    return usage or db_api.get_engine().dialect.name == 'mysql'
+
+
+def fits_clause(p, rc, amount, exact=True, usage=True, correlated=True):
     """Provider ``p`` has room for ``amount`` of ``rc`` (and, when
     ``exact``, the amount respects min_unit/max_unit/step_size). Without
     ``usage`` only the capacity is compared (no sum over allocations: a
-    cheap necessary condition when the engine checks usage anyway)."""
+    cheap necessary condition when the engine checks usage anyway); not
+    ``correlated`` (only without ``usage``) as an uncorrelated set."""
     amount = int(amount)
-    if usage:
+    if correlated:
         sql = ('EXISTS (SELECT 1 FROM inventories i '
                'WHERE i.resource_provider_id = %s.id '
                'AND i.resource_class_id = %d '
-               'AND %s + %d <= (i.total - i.reserved) * %s' %
-               (p, int(rc), _USED, amount, _ratio()))
+               'AND %s%d <= (i.total - i.reserved) * %s' %
+               (p, int(rc), _USED + ' + ' if usage else '', amount,
+                _ratio()))
     else:
         # Uncorrelated: the set is built once per statement.
         sql = ('%s.id IN (SELECT i.resource_provider_id FROM inventories i '
@@ -309,43 +319,71 @@ class Trees(object):
             # Fewer than ``window`` roots left: no bound.
             upper = 'COALESCE((%s), %d)' % (
                 _window_sql(after, window), MAX_ID)
+        if db_api.get_engine().dialect.name == 'mysql':
+            # MySQL/MariaDB merge the CTE into every branch of the load
+            # and evaluate the conditions per row: two round trips there.
+            roots = list(ctx.session.execute(_text(_roots_sql(
+                conditions, after, limit, upper))).scalars())
+            self.load(ctx, roots)
+            return roots
         roots, _providers = self._load(
             ctx, 'WITH sel AS (%s) ' % _roots_sql(conditions, after, limit,
                                                   upper),
             'p.root_provider_id IN (SELECT sel.id FROM sel)')
         return roots
 
+    def _branches(self, in_trees):
+        """The four selects of a load: (kind, text column, other
+        columns) for providers, inventories (with usage and the names
+        of custom classes), traits and aggregates."""
+        return [
+            ('0', 'p.uuid', ['p.id', 'p.parent_provider_id',
+                             'p.root_provider_id'],
+             'FROM resource_providers p WHERE ' + in_trees),
+            ('1', 'rc.name', ['i.resource_provider_id',
+                              'i.resource_class_id', 'i.total',
+                              'i.reserved', 'i.min_unit', 'i.max_unit',
+                              'i.step_size', _USED, _ratio()],
+             'FROM inventories i JOIN resource_providers p '
+             'ON p.id = i.resource_provider_id '
+             'LEFT JOIN resource_classes rc ON rc.id = i.resource_class_id '
+             'WHERE ' + in_trees),
+            ('2', 'tr.name', ['t.resource_provider_id', 'tr.id'],
+             'FROM resource_provider_traits t '
+             'JOIN traits tr ON tr.id = t.trait_id '
+             'JOIN resource_providers p ON p.id = t.resource_provider_id '
+             'WHERE ' + in_trees),
+            ('3', 'NULL', ['g.resource_provider_id', 'g.aggregate_id'],
+             'FROM resource_provider_aggregates g '
+             'JOIN resource_providers p ON p.id = g.resource_provider_id '
+             'WHERE ' + in_trees),
+        ]
+
+    def _rows(self, ctx, prefix, in_trees):
+        """Rows ``(kind, rp, a, text, ...)`` of a load: one UNION ALL
+        (one round trip), or on MySQL one narrow select per kind (its
+        pure-Python driver decodes every padded column: half the values
+        cost more than three round trips)."""
+        branches = self._branches(in_trees)
+        if db_api.get_engine().dialect.name == 'mysql' and not prefix:
+            rows = []
+            for kind, text, cols, tail in branches:
+                cols = cols[:2] + [text] + cols[2:]
+                rows += _raw_rows(ctx, 'SELECT %s, %s %s' % (
+                    kind, ', '.join(cols), tail))
+            return rows
+        width = max(len(cols) for _k, _t, cols, _f in branches)
+        selects = []
+        for kind, text, cols, tail in branches:
+            cols = cols + ['0'] * (width - len(cols))
+            selects.append('SELECT %s, %s %s' % (
+                kind, ', '.join(cols[:2] + [text] + cols[2:]), tail))
+        return _raw_rows(ctx, prefix + ' UNION ALL '.join(selects))
+
     def _load(self, ctx, prefix, in_trees):
-        """One round trip: providers, inventories (with usage and the
-        names of custom classes), traits and aggregates of the trees
-        ``in_trees`` selects, as tagged rows of one UNION ALL."""
-        sql = prefix + ' UNION ALL '.join([
-            'SELECT 1 AS kind, i.resource_provider_id AS rp, '
-            'i.resource_class_id AS a, i.total AS b, i.reserved AS c, '
-            'i.min_unit AS d, i.max_unit AS e, i.step_size AS g, '
-            '%s AS h, %s AS f, rc.name AS s '
-            'FROM inventories i JOIN resource_providers p '
-            'ON p.id = i.resource_provider_id '
-            'LEFT JOIN resource_classes rc ON rc.id = i.resource_class_id '
-            'WHERE %s' % (_USED, _ratio(), in_trees),
-            'SELECT 0, p.id, p.parent_provider_id, p.root_provider_id, '
-            '0, 0, 0, 0, 0, 0, p.uuid FROM resource_providers p '
-            'WHERE ' + in_trees,
-            'SELECT 2, t.resource_provider_id, t.trait_id, '
-            '0, 0, 0, 0, 0, 0, 0, NULL FROM resource_provider_traits t '
-            'JOIN resource_providers p ON p.id = t.resource_provider_id '
-            'WHERE ' + in_trees,
-            # Each trait's name once.
-            'SELECT 4, 0, tr.id, 0, 0, 0, 0, 0, 0, 0, tr.name '
-            'FROM traits tr WHERE tr.id IN (SELECT t.trait_id '
-            'FROM resource_provider_traits t '
-            'JOIN resource_providers p ON p.id = t.resource_provider_id '
-            'WHERE %s)' % in_trees,
-            'SELECT 3, g.resource_provider_id, g.aggregate_id, '
-            '0, 0, 0, 0, 0, 0, 0, NULL FROM resource_provider_aggregates g '
-            'JOIN resource_providers p ON p.id = g.resource_provider_id '
-            'WHERE ' + in_trees,
-        ])
+        """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
+        a WITH clause it uses): (their root ids, the providers new to
+        this store in id order)."""
         providers = {}
         inventories = {}
         traits = {}
@@ -354,24 +392,24 @@ class Trees(object):
         rc_names = self.rc_names
         inventory = engine.Inventory
         capacity = capacity_mod.capacity
-        for (kind, rp_id, a, b, c, d, e, g, h, f,
-             text) in _raw_rows(ctx, sql):
+        for row in self._rows(ctx, prefix, in_trees):
+            kind, rp_id, a, text = row[:4]
             if kind == 1:
                 res = inventories.get(rp_id)
                 if res is None:
                     res = inventories[rp_id] = {}
-                res[a] = inventory(capacity(b, c, f), int(h), d, e, g)
+                res[a] = inventory(capacity(row[4], row[5], row[10]),
+                                   int(row[9]), row[6], row[7], row[8])
                 if text is not None:
                     rc_names[a] = text
             elif kind == 0:
-                providers[rp_id] = (text, a, b)
+                providers[rp_id] = (text, a, row[4])
             elif kind == 2:
                 found = traits.get(rp_id)
                 if found is None:
                     traits[rp_id] = {a}
                 else:
                     found.add(a)
-            elif kind == 4:
                 trait_names[a] = text
             else:
                 found = aggs.get(rp_id)
