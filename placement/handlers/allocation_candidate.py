@@ -192,22 +192,28 @@ def _allocation_requests(result, version):
     rc_names = result.rc_names
     dict_form = version >= DICT_ALLOCATIONS
     mappings = version >= MAPPINGS
+    shown = {}      # the same amounts recur: one dict each (read-only)
+
+    def resources(res):
+        key = tuple(res.items())
+        named = shown.get(key)
+        if named is None:
+            named = shown[key] = {rc_names[rc]: amount
+                                  for rc, amount in sorted(res.items())}
+        return named
+
     body = []
     for cand in result.candidates:
         allocations = cand.allocations
         pids = sorted(allocations)
         if dict_form:
             data = {'allocations': {
-                uuid_of[pid]: {'resources': {
-                    rc_names[rc]: amount
-                    for rc, amount in sorted(allocations[pid].items())}}
+                uuid_of[pid]: {'resources': resources(allocations[pid])}
                 for pid in pids}}
         else:
             data = {'allocations': [
                 {'resource_provider': {'uuid': uuid_of[pid]},
-                 'resources': {
-                     rc_names[rc]: amount
-                     for rc, amount in sorted(allocations[pid].items())}}
+                 'resources': resources(allocations[pid])}
                 for pid in pids]}
         if mappings:
             data['mappings'] = {

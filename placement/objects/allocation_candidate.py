@@ -146,12 +146,15 @@ def _unsuffixed_filters(group, p, root, inner):
     """Per-provider trait/aggregate conditions of the unsuffixed group
     (without sharing providers): membership counts for ``p`` or its
     root. ``p`` may be the root itself; ``inner``: inside a correlated
-    subquery."""
+    subquery (else the root is named through ``p``, so that a set of
+    providers does not depend on the outer root)."""
     def own_or_root(aggs):
         if p == root:
             return research.in_aggs_clause(p, aggs, inner)
-        return research.or_(research.in_aggs_clause(p, aggs, inner),
-                            research.in_aggs_clause(root, aggs, inner))
+        return research.or_(
+            research.in_aggs_clause(p, aggs, inner),
+            research.in_aggs_clause(root, aggs, inner) if inner else
+            research.in_aggs_clause(p, aggs, column='root_provider_id'))
 
     conds = [own_or_root(aggs) for aggs in group.member_of]
     if group.forbidden_aggs:

@@ -105,6 +105,13 @@ class Request(object):
         self.multi_provider_trees = multi_provider_trees
         self.root_required = frozenset(root_required)
         self.root_forbidden = frozenset(root_forbidden)
+        # One unsuffixed group with resources (the common request): its
+        # amounts in class order, shared by the candidates of lone
+        # providers (read-only).
+        self.single = None
+        if (len(self.groups) == 1 and not self.groups[0].granular and
+                self.groups[0].resources):
+            self.single = dict(sorted(self.groups[0].resources.items()))
 
 
 class Candidate(object):
@@ -438,9 +445,35 @@ def _products(request, group, anchor, rcs, options):
         yield Candidate(allocations, {suffix: sorted(allocations)}, anchor)
 
 
+def _lone_single(request, p):
+    """_lone_provider for a request of one unsuffixed group."""
+    group = request.groups[0]
+    if not _unsuffixed_eligible(p, group, p.id, _NOBODY):
+        return ()
+    traits = p.traits
+    for term in group.required:
+        if not traits & term:
+            return ()
+    inventories = p.inventories
+    for rc, amount in request.single.items():
+        inv = inventories.get(rc)
+        if (inv is None or inv.used + amount > inv.capacity or
+                not inv.min_unit <= amount <= inv.max_unit or
+                amount % inv.step_size):
+            return ()
+    return (Candidate({p.id: request.single}, {group.suffix: [p.id]},
+                      p.id),)
+
+
+# No other provider (for a lone provider's eligibility: its own root).
+_NOBODY = {}
+
+
 def _lone_provider(request, p):
     """Fast path for a one-provider tree without sharing providers (flat
     clouds): every group must land on ``p`` itself."""
+    if request.single is not None:
+        return _lone_single(request, p)
     sums = {}
     suffixed = 0
     for group in request.groups:

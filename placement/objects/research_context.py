@@ -123,15 +123,16 @@ def has_trait_clause(p, trait_ids, inner=False):
             (p, _ids(trait_ids)))
 
 
-def in_aggs_clause(p, agg_ids, inner=False):
-    """``p`` is in one of ``agg_ids`` (``inner`` as above)."""
+def in_aggs_clause(p, agg_ids, inner=False, column='id'):
+    """The provider ``p.<column>`` (``id``, or ``root_provider_id``: its
+    root) is in one of ``agg_ids`` (``inner`` as above)."""
     if inner:
         return ('EXISTS (SELECT 1 FROM resource_provider_aggregates g '
-                'WHERE g.resource_provider_id = %s.id '
-                'AND g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
-    return ('%s.id IN (SELECT g.resource_provider_id '
+                'WHERE g.resource_provider_id = %s.%s '
+                'AND g.aggregate_id IN (%s))' % (p, column, _ids(agg_ids)))
+    return ('%s.%s IN (SELECT g.resource_provider_id '
             'FROM resource_provider_aggregates g '
-            'WHERE g.aggregate_id IN (%s))' % (p, _ids(agg_ids)))
+            'WHERE g.aggregate_id IN (%s))' % (p, column, _ids(agg_ids)))
 
 
 def tree_has(root, build, correlated=True):
