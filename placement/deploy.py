@@ -1,6 +1,7 @@
 """Assemble the WSGI application: configuration in, middleware stack out."""
 
 import os
+import urllib.parse
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -21,6 +22,7 @@ from placement import microversion
 from placement.objects import resource_class as rc_obj
 from placement.objects import trait as trait_obj
 from placement import policy
+from placement import util
 
 LOG = logging.getLogger(__name__)
 CONFIG_FILE = 'placement.conf'
@@ -39,7 +41,7 @@ class FaultWrapper(object):
             return req.get_response(self.application)
         except Exception as exc:
             LOG.exception('Uncaught exception handling %s %s',
-                          req.method, req.path)
+                          req.method, _raw_path(req.environ))
             return errors.http_error(
                 webob.exc.HTTPInternalServerError,
                 'An unexpected error occurred: %s' % type(exc).__name__)
@@ -57,8 +59,20 @@ class DefaultAcceptJSON(object):
         return self.application(environ, start_response)
 
 
+def _raw_path(environ):
+    """The request path and query for log lines, re-quoted from the
+    server's bytes: unlike ``req.path_qs`` it cannot fail to decode."""
+    path = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
+    path = urllib.parse.quote(path.encode('latin-1', 'replace'),
+                              safe="/~!$&'()*+,;=:@")
+    query = environ.get('QUERY_STRING')
+    return '%s?%s' % (path, query) if query else path
+
+
 class BodyFraming(object):
-    """Reject bodies whose framing headers are wrong, before routing."""
+    """The input boundary, before routing: framing headers, a body as
+    long as its Content-Length, a path and query string that decode as
+    UTF-8 (``util.check_request_text``); all 400s with the JSON body."""
 
     def __init__(self, application):
         self.application = application
@@ -75,6 +89,8 @@ class BodyFraming(object):
             if length > 0 and not req.environ.get('CONTENT_TYPE'):
                 raise errors.bad_request(
                     'content-type header required when content-length > 0')
+        util.check_request_text(req)
+        util.read_body(req)
         return self.application
 
 
@@ -91,7 +107,7 @@ class RequestLog(object):
         LOG.info('%(addr)s "%(method)s %(path)s" status: %(status)s '
                  'len: %(len)s microversion: %(version)s',
                  {'addr': req.remote_addr, 'method': req.method,
-                  'path': req.path_qs, 'status': resp.status_int,
+                  'path': _raw_path(req.environ), 'status': resp.status_int,
                   'len': resp.content_length,
                   'version': '%d.%d' % version if version else '-'})
         return resp

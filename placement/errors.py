@@ -29,6 +29,15 @@ VERSION_ENVIRON_KEY = 'placement.microversion'
 CODE_MIN_VERSION = (1, 23)
 
 
+def format_detail(body):
+    """The ``detail`` member from webob's body (``<lead-in><br /><br />``,
+    newline, message) as upstream formats it: every newline becomes a
+    space, then each ``<br />`` a newline. So ``detail`` is the lead-in,
+    a blank line and the message on one line: its last line, which is
+    what osc-placement shows."""
+    return body.replace('\n', ' ').replace('<br />', '\n').strip()
+
+
 def _error_object(body, status, title, environ, code=None, extra=None,
                   with_code=True):
     # webob joins its explanation and our detail into ``body``.
@@ -36,7 +45,7 @@ def _error_object(body, status, title, environ, code=None, extra=None,
     error = {
         'status': status_code,
         'title': title,
-        'detail': body.replace('<br /><br />', '\n').strip(),
+        'detail': format_detail(body),
         'request_id': environ.get('openstack.request_id'),
     }
     version = environ.get(VERSION_ENVIRON_KEY)

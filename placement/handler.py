@@ -91,6 +91,10 @@ ROUTE_DECLARATIONS = {
 }
 
 
+# Path arguments that name an entity by UUID.
+UUID_ARGS = frozenset(['uuid', 'consumer_uuid'])
+
+
 def _not_implemented(name):
     def handler(req):
         raise errors.http_error(webob.exc.HTTPNotImplemented,
@@ -140,5 +144,8 @@ class PlacementHandler(object):
         if method not in handlers:
             raise util.method_not_allowed(req, allowed)
         req.environ['placement.allowed_methods'] = allowed
+        for name in UUID_ARGS.intersection(match):
+            # One spelling per entity; handlers see the canonical form.
+            match[name] = util.normalize_uuid(match[name]) or match[name]
         req.environ['wsgiorg.routing_args'] = ((), match)
         return handlers[method](req)

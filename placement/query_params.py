@@ -32,18 +32,24 @@ API:
 """
 
 import collections
+import re
 import uuid
 
 from placement import errors
 from placement import exception
 from placement.objects import resource_class as rc_obj
 from placement.objects import trait as trait_obj
+from placement.schemas import allocation as alloc_schema
 
 # Versions at which the syntax of these parameters widens.
 FORBIDDEN_TRAITS_MIN_VERSION = (1, 22)
 MULTIPLE_MEMBER_OF_MIN_VERSION = (1, 24)
 FORBIDDEN_AGGREGATES_MIN_VERSION = (1, 32)
 ANY_OF_TRAITS_MIN_VERSION = (1, 39)
+
+# Amounts are stored in (and compared with) signed 32-bit columns.
+MAX_AMOUNT = alloc_schema.MAX_AMOUNT
+_AMOUNT_RE = re.compile('[+-]?[0-9]+')
 
 RP_LIST_TRAIT_PREFIX = 'Invalid trait(s) in "required" parameter: '
 
@@ -81,20 +87,36 @@ def parse_resources(ctx, value):
         if len(parts) != 2:
             raise errors.bad_request(_RESOURCES_FORM % item)
         rc_name, amount = parts[0].strip(), parts[1].strip()
-        try:
-            amount = int(amount)
-        except ValueError:
+        # ASCII digits only: int() would also take '1_0' and other
+        # scripts' digits.
+        if not _AMOUNT_RE.fullmatch(amount):
             raise errors.bad_request(
                 'Requested resource %s expected positive integer amount. '
                 'Got: %s.' % (rc_name, amount))
-        if amount < 1:
+        value = bounded_int(amount, MAX_AMOUNT)
+        if value < 1:
             raise errors.bad_request(
-                'Requested resource %s requires amount >= 1. Got: %d.' %
+                'Requested resource %s requires amount >= 1. Got: %s.' %
                 (rc_name, amount))
-        result[rc_name] = amount
+        if value > MAX_AMOUNT:
+            raise errors.bad_request(
+                'Requested resource %s requires amount <= %d. Got: %s.' %
+                (rc_name, MAX_AMOUNT, amount))
+        result[rc_name] = value
     if ctx is not None:
         check_resource_classes_exist(ctx, result)
     return result
+
+
+def bounded_int(text, bound):
+    """``int(text)`` of a ``[+-]?[0-9]+`` string, except that a magnitude
+    above ``bound`` is returned as ``±(bound + 1)`` (so thousands of
+    digits cannot hit int()'s conversion limit)."""
+    sign = -1 if text.startswith('-') else 1
+    digits = text.lstrip('+-').lstrip('0') or '0'
+    if len(digits) > len(str(bound)):
+        return sign * (bound + 1)
+    return sign * min(int(digits), bound + 1)
 
 
 def check_resource_classes_exist(ctx, names):

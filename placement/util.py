@@ -1,15 +1,24 @@
 """Helpers every handler shares: content negotiation gates, JSON body and
 query-string validation with the spec's error texts, cache headers,
-absolute Locations, and UUID normalisation."""
+absolute Locations, and UUID normalisation.
+
+Request bodies enter through ``extract_json`` only: it is the boundary
+that turns JSON the database could not store (NaN/Infinity, numbers out
+of range, NUL, lone surrogates, absurd nesting) into a 400.
+"""
 
 import contextlib
 import email.utils
+import functools
 import gc
+import json
+import math
 import re
 import time
 import uuid
 
 import jsonschema
+from jsonschema import _keywords as jsonschema_keywords
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is in requirements.txt
@@ -17,16 +26,19 @@ except ImportError:  # pragma: no cover - orjson is in requirements.txt
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 import webob.exc
+import webob.request
 
 from placement import errors
+from placement import etag as etag_lib
 from placement import microversion
 
 # Microversion from which bodied responses carry cache headers.
 CACHE_HEADERS_MIN_VERSION = (1, 15)
 
 _DASHED_UUID_RE = re.compile(
-    r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-    r'[0-9a-fA-F]{12}$')
+    r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{12}')
+_HEX_UUID_RE = re.compile(r'[0-9a-fA-F]{32}')
 
 
 def _any_uuid(value):
@@ -39,10 +51,15 @@ def _any_uuid(value):
     return True
 
 
+def is_dashed_uuid(value):
+    """Whether ``value`` is a UUID in 8-4-4-4-12 form (any case)."""
+    return bool(_DASHED_UUID_RE.fullmatch(value))
+
+
 def _dashed_uuid(value):
     if not isinstance(value, str):
         return True
-    return bool(_DASHED_UUID_RE.match(value))
+    return is_dashed_uuid(value)
 
 
 # Bodies accept any UUID a parser accepts; query strings need dashes.
@@ -50,6 +67,72 @@ BODY_FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 BODY_FORMAT_CHECKER.checks('uuid')(_any_uuid)
 QUERY_FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 QUERY_FORMAT_CHECKER.checks('uuid')(_dashed_uuid)
+
+
+# ---------------------------------------------------------------- patterns
+# Schema regexes are written (and quoted in error texts) as upstream's,
+# ``^...$``; but Python's ``$`` also matches before a final newline, so
+# ``CUSTOM_X\n`` would pass. Patterns are compiled with every unescaped
+# ``$`` read as ``\Z`` (end of string), in values and property names.
+
+@functools.lru_cache(maxsize=None)
+def _strict_regex(pattern):
+    return re.compile(re.sub(r'(?<!\\)\$', r'\\Z', pattern))
+
+
+def strict_search(pattern, text):
+    """``re.search`` where ``$`` means the end of ``text``."""
+    return _strict_regex(pattern).search(text) is not None
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, 'string') and not strict_search(
+            pattern, instance):
+        yield jsonschema.ValidationError(
+            '%r does not match %r' % (instance, pattern))
+
+
+def _pattern_properties(validator, patterns, instance, schema):
+    if not validator.is_type(instance, 'object'):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if strict_search(pattern, key):
+                yield from validator.descend(value, subschema, path=key,
+                                             schema_path=pattern)
+
+
+def _additional_properties(validator, additional, instance, schema):
+    patterns = schema.get('patternProperties')
+    if not patterns:
+        yield from jsonschema_keywords.additionalProperties(
+            validator, additional, instance, schema)
+        return
+    if not validator.is_type(instance, 'object'):
+        return
+    properties = schema.get('properties', {})
+    extras = sorted(key for key in instance if key not in properties and
+                    not any(strict_search(p, key) for p in patterns))
+    if validator.is_type(additional, 'object'):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional,
+                                         path=extra)
+    elif not additional and extras:
+        yield jsonschema.ValidationError(
+            '%s %s not match any of the regexes: %s' % (
+                ', '.join(repr(extra) for extra in extras),
+                'does' if len(extras) == 1 else 'do',
+                ', '.join(repr(p) for p in sorted(patterns))))
+
+
+_STRICT_KEYWORDS = {'pattern': _pattern,
+                    'patternProperties': _pattern_properties,
+                    'additionalProperties': _additional_properties}
+
+
+@functools.lru_cache(maxsize=None)
+def _strict_validator_class(validator_cls):
+    return jsonschema.validators.extend(validator_cls, _STRICT_KEYWORDS)
 
 
 # Validators are built once per schema object (schemas are module-level
@@ -61,7 +144,8 @@ def _validator(schema, format_checker):
     key = (id(schema), id(format_checker))
     cached = _VALIDATORS.get(key)
     if cached is None or cached[0] is not schema:
-        validator_cls = jsonschema.validators.validator_for(schema)
+        validator_cls = _strict_validator_class(
+            jsonschema.validators.validator_for(schema))
         cached = (schema, validator_cls(schema,
                                         format_checker=format_checker))
         _VALIDATORS[key] = cached
@@ -84,14 +168,124 @@ def validate_body(data, schema):
         raise error
 
 
-def extract_json(body, schema):
-    """Parse a request body and validate it; 400 on either failure."""
+# ------------------------------------------------------------ JSON bodies
+# No request body of the API nests deeper than 6 containers (reshaper).
+MAX_JSON_DEPTH = 32
+# NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as
+# UTF-8, so no database can store them).
+_UNSTORABLE_CHAR_RE = re.compile(r'[\x00\ud800-\udfff]')
+
+
+def _reject_constant(name):
+    raise ValueError('%s is not a JSON number' % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError('number %s is out of range' % text)
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant,
+                            parse_float=_finite_float)
+
+
+def _check_storable(data):
+    """ValueError for a string (key or value) with NUL or a lone
+    surrogate, or for nesting deeper than MAX_JSON_DEPTH (iterative, so a
+    deep document cannot exhaust the stack here or in the validator)."""
+    pending = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            bad = _UNSTORABLE_CHAR_RE.search(value)
+            if bad:
+                raise ValueError('invalid character %s in a string' %
+                                 json.dumps(bad.group()))
+            continue
+        if isinstance(value, dict):
+            items = list(value.keys()) + list(value.values())
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        if depth == MAX_JSON_DEPTH:
+            raise ValueError('nesting deeper than %d levels' %
+                             MAX_JSON_DEPTH)
+        pending.extend((item, depth + 1) for item in items)
+
+
+def load_json(body):
+    """Parse a request body (bytes) strictly; 400 ``Malformed JSON: ...``
+    for invalid UTF-8 or JSON, NaN/Infinity, numbers that overflow a
+    float, NUL or lone surrogates in strings, or too deep nesting."""
     try:
-        data = jsonutils.loads(body)
+        data = _DECODER.decode(body.decode('utf-8') if isinstance(
+            body, bytes) else body)
+        _check_storable(data)
+    except RecursionError:
+        raise errors.bad_request('Malformed JSON: nesting deeper than %d '
+                                 'levels' % MAX_JSON_DEPTH)
     except ValueError as exc:
         raise errors.bad_request('Malformed JSON: %s' % exc)
+    return data
+
+
+def extract_json(body, schema):
+    """Parse a request body and validate it; 400 on either failure."""
+    data = load_json(body)
     validate_body(data, schema)
     return data
+
+
+# ------------------------------------------------------ path and query text
+
+def _text_error(what, exc):
+    return errors.bad_request('%s: %s' % (what, exc))
+
+
+# No path of the API has a control character; the router's ``$`` would
+# even route ``/traits/CUSTOM_X\n`` as ``/traits/CUSTOM_X``.
+_PATH_CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
+
+
+def check_request_text(req):
+    """400 unless the path and the query string decode as UTF-8 (as
+    webob decodes them for routing and ``req.GET``), the path has no
+    control character and the query no NUL (no column can hold it)."""
+    try:
+        path = req.script_name + req.path_info
+    except UnicodeError:
+        # Servers differ in how they hand over such bytes, hence no
+        # codec message.
+        raise _text_error('Invalid request path',
+                          'not UTF-8 once percent-decoded')
+    bad = _PATH_CONTROL_RE.search(path)
+    if bad:
+        raise _text_error('Invalid request path', 'control character %s' %
+                          json.dumps(bad.group()))
+    try:
+        params = req.GET
+    except UnicodeError as exc:
+        raise _text_error('Invalid query string parameters', exc)
+    for key, value in params.items():
+        if '\x00' in key or '\x00' in value:
+            raise _text_error('Invalid query string parameters',
+                              'NUL character in %r' % key)
+
+
+def read_body(req):
+    """Read the body now, so a client that sends fewer bytes than its
+    Content-Length (and half-closes) gets a 400, not a 500 from the
+    handler that would read it."""
+    if req.content_length:
+        try:
+            req.make_body_seekable()
+        except webob.request.DisconnectionError as exc:
+            raise errors.bad_request(
+                'request body shorter than its content-length header: %s' %
+                exc)
 
 
 def validate_query(req, schema):
@@ -208,14 +402,36 @@ def dump_json(data):
 
 
 def json_response(req, data, status=200, last_modified=None,
-                  cache_headers=True):
-    """A JSON response; cache headers (≥1.15) unless told otherwise."""
+                  cache_headers=True, etag=False):
+    """A JSON response; cache headers (≥1.15) unless told otherwise. With
+    ``etag``, an ``ETag`` header, and a bodiless 304 instead when the
+    request's If-None-Match names it."""
+    body = dump_json(data)
+    if etag:
+        tag = etag_lib.compute(req, body)
+        if etag_lib.none_match(req, tag):
+            resp = empty_response(304, headers=[('ETag', tag)])
+            if cache_headers:
+                set_cache_headers(req, resp, last_modified)
+            return resp
     resp = webob.Response(status=status, content_type='application/json',
                           charset=None)
-    resp.body = dump_json(data)
+    resp.body = body
+    if etag:
+        resp.headers['ETag'] = tag
     if cache_headers:
         set_cache_headers(req, resp, last_modified)
     return resp
+
+
+def check_if_match(req, view, *args):
+    """When If-Match is sent, 412 unless it names the tag GET of this URL
+    would send now: ``view(*args)`` returns that GET's (body, last
+    modified), or None when there is nothing to GET."""
+    if etag_lib.wants_if_match(req):
+        current = view(*args)
+        etag_lib.check_if_match(req, current and etag_lib.compute(
+            req, dump_json(current[0])))
 
 
 def empty_response(status=204, headers=None):
@@ -244,6 +460,35 @@ def normalize_uuid(value):
         return str(uuid.UUID(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def normalize_uuid_keys(mapping, bad_key=None):
+    """``mapping`` with its UUID keys in canonical form, so one entity has
+    one key however it was spelled. A key that is no UUID is kept as is,
+    or raises ``bad_key(key)``; two spellings of one UUID are a 400."""
+    result = {}
+    for key, value in mapping.items():
+        canonical = normalize_uuid(key)
+        if canonical is None:
+            if bad_key is not None:
+                raise bad_key(key)
+            canonical = key
+        if canonical in result:
+            raise errors.bad_request(
+                'JSON does not validate: %s is given more than once' %
+                canonical)
+        result[canonical] = value
+    return result
+
+
+def storable_uuid(value):
+    """A UUID that is stored as sent (aggregates) when it is in dashed or
+    plain hex form; any other accepted spelling (``urn:uuid:…``,
+    ``{…}``) is stored canonical: it would not fit the 36-character
+    column, nor ever match a query."""
+    if is_dashed_uuid(value) or _HEX_UUID_RE.fullmatch(value):
+        return value
+    return normalize_uuid(value)
 
 
 def provider_or_404(ctx, uuid):

@@ -1,14 +1,17 @@
-"""``placement-manage``: database administration."""
+"""``placement-manage``: database administration and the consistency
+audit."""
 
 import sys
 
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_serialization import jsonutils
 
 from placement import conf as placement_conf
 from placement import context
 from placement.db import api as db_api
 from placement.db import migration
+from placement.objects import audit as audit_obj
 from placement.objects import data_migration
 
 LOG = logging.getLogger(__name__)
@@ -82,6 +85,37 @@ class DbCommands(object):
         print(rule)
 
 
+def _print_findings(findings):
+    for section, title in audit_obj.SECTIONS.items():
+        items = findings[section]
+        print('%s: %d' % (title, len(items)))
+        for item in items:
+            print('  ' + ' '.join('%s=%s' % kv for kv in item.items()))
+
+
+def audit(conf):
+    """Report inconsistencies (exit 1 when there are any, 0 when clean);
+    ``--fix`` deletes the safe ones first and the exit status is then
+    about what remains."""
+    ctx = context.RequestContext(config=conf)
+    findings = audit_obj.report(ctx)
+    result = {'findings': findings}
+    remaining = findings
+    if conf.command.fix:
+        result['fixed'] = audit_obj.fix(ctx, [
+            c['consumer_uuid'] for c in findings[audit_obj.EMPTY_CONSUMERS]])
+        remaining = result['remaining'] = audit_obj.report(ctx)
+    if conf.command.json:
+        print(jsonutils.dumps(result, indent=2, sort_keys=True))
+    else:
+        _print_findings(findings)
+        if conf.command.fix:
+            print('Deleted: ' + ', '.join(
+                '%d %s' % (len(result['fixed'][s]), s.replace('_', ' '))
+                for s in audit_obj.FIXABLE))
+    return 1 if any(remaining.values()) else 0
+
+
 def _add_parsers(subparsers):
     db = subparsers.add_parser('db', help='Database commands.')
     db_sub = db.add_subparsers(dest='db_command')
@@ -100,6 +134,16 @@ def _add_parsers(subparsers):
                         help='Maximum number of objects to migrate; one '
                              'batch. Without it, run until done.')
     online.set_defaults(func='db_online_data_migrations')
+    check = subparsers.add_parser(
+        'audit', help='Report inconsistent rows (read-only unless --fix); '
+                      'exit 1 when there are any.')
+    check.add_argument('--json', action='store_true',
+                       help='Print the report as JSON.')
+    check.add_argument('--fix', action='store_true',
+                       help='In one transaction, delete consumers without '
+                            'allocations and unused project/user rows '
+                            '(nothing else is ever changed).')
+    check.set_defaults(func='audit')
 
 
 def parse_config(argv, conf=None):
@@ -116,6 +160,8 @@ def main(argv=None, conf=None):
     conf = parse_config(sys.argv[1:] if argv is None else argv, conf)
     logging.setup(conf, 'placement')
     db_api.configure(conf)
+    if conf.command.func == 'audit':
+        return audit(conf)
     commands = DbCommands(conf)
     return getattr(commands, conf.command.func)()
 

@@ -18,12 +18,21 @@ GENERATION_CHANGED = ("Resource provider's generation already changed. "
                       "Please update the generation and try again.")
 
 
-def _response(req, uuids, generation):
+def _body(req, uuids, generation):
     data = {'aggregates': list(uuids)}
     if microversion.is_at_least(req, GENERATION_MIN_VERSION):
         data['resource_provider_generation'] = generation
+    return data
+
+
+def _response(req, uuids, generation, etag=False):
     # Aggregates have no timestamps: Last-Modified is now.
-    return util.json_response(req, data)
+    return util.json_response(req, _body(req, uuids, generation), etag=etag)
+
+
+def _view(req, ctx, rp):
+    """(body, last modified) of GET .../aggregates for If-Match."""
+    return _body(req, agg_obj.get_uuids(ctx, rp.id), rp.generation), None
 
 
 def get_aggregates(req):
@@ -34,7 +43,7 @@ def get_aggregates(req):
     with db_api.context_manager.reader.using(ctx):
         rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
         uuids = agg_obj.get_uuids(ctx, rp.id)
-    return _response(req, uuids, rp.generation)
+    return _response(req, uuids, rp.generation, etag=True)
 
 
 def set_aggregates(req):
@@ -45,6 +54,7 @@ def set_aggregates(req):
     ctx = util.context_of(req)
     ctx.can(policies.UPDATE)
     rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    util.check_if_match(req, _view, req, ctx, rp)
     body = util.extract_json(req.body, schema.PUT_AGGREGATES.for_request(req))
     generation = None
     if microversion.is_at_least(req, GENERATION_MIN_VERSION):
@@ -56,6 +66,8 @@ def set_aggregates(req):
                 current=rp.generation)
     else:
         uuids = body
+    # Stored as sent, but spellings too long for the column canonical.
+    uuids = list(dict.fromkeys(util.storable_uuid(u) for u in uuids))
     try:
         generation = agg_obj.set_for_provider(ctx, rp.id, uuids, generation)
     except exception.ConcurrentUpdateDetected:

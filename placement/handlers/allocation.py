@@ -103,18 +103,37 @@ def write(req, requests, unknown_class_detail):
 
 def _amounts(allocations):
     """{rp uuid: {rc: amount}} from the dict form of an allocation body."""
+    allocations = util.normalize_uuid_keys(allocations)
     return {rp_uuid: dict(value['resources'])
             for rp_uuid, value in allocations.items()}
 
 
 def _amounts_from_list(allocations):
-    """{rp uuid: {rc: amount}} from the 1.0–1.11 list form."""
+    """{rp uuid: {rc: amount}} from the 1.0–1.11 list form (amounts for
+    one provider and class add up)."""
     result = {}
     for item in allocations:
-        resources = result.setdefault(item['resource_provider']['uuid'], {})
+        rp_uuid = item['resource_provider']['uuid']
+        resources = result.setdefault(
+            util.normalize_uuid(rp_uuid) or rp_uuid, {})
         for rc_name, amount in item['resources'].items():
             resources[rc_name] = resources.get(rc_name, 0) + amount
+            if resources[rc_name] > schema.MAX_AMOUNT:
+                raise errors.bad_request(
+                    'JSON does not validate: the amounts of %s for '
+                    'resource provider %s add up to more than %d' %
+                    (rc_name, rp_uuid, schema.MAX_AMOUNT))
     return result
+
+
+def _malformed_consumer(value):
+    return errors.bad_request('Malformed consumer_uuid: %s' % value)
+
+
+def consumer_bodies(data):
+    """{canonical consumer uuid: body} of a POST /allocations (or
+    reshaper) ``allocations`` object; 400 for a key that is no UUID."""
+    return util.normalize_uuid_keys(data, bad_key=_malformed_consumer)
 
 
 def consumer_request(req, uuid, data, keep_empty=False):
@@ -145,7 +164,14 @@ def list_for_consumer(req):
     util.check_accept(req)
     ctx = util.context_of(req)
     ctx.can(policies.LIST)
-    uuid = util.path_arg(req, 'consumer_uuid')
+    data, last_modified = _consumer_view(
+        req, ctx, util.path_arg(req, 'consumer_uuid'))
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
+
+
+def _consumer_view(req, ctx, uuid):
+    """(body, last modified) of GET /allocations/{uuid}."""
     rows, names = alloc_obj.get_for_consumer(ctx, uuid)
     info = rows[0] if rows else None
     allocations = {}
@@ -164,8 +190,7 @@ def list_for_consumer(req):
         if version >= (1, 38):
             data['consumer_type'] = (info.consumer_type or
                                      consumer_obj.UNKNOWN_TYPE)
-    last_modified = util.newest(*(util.row_modified(r) for r in rows))
-    return util.json_response(req, data, last_modified=last_modified)
+    return data, util.newest(*(util.row_modified(r) for r in rows))
 
 
 def list_for_resource_provider(req):
@@ -192,7 +217,8 @@ def list_for_resource_provider(req):
     data = {'resource_provider_generation': rp.generation,
             'allocations': allocations}
     last_modified = util.newest(*(util.row_modified(r) for r in rows))
-    return util.json_response(req, data, last_modified=last_modified)
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
 
 
 def set_allocations_for_consumer(req):
@@ -204,7 +230,8 @@ def set_allocations_for_consumer(req):
     raw_uuid = util.path_arg(req, 'consumer_uuid')
     uuid = util.normalize_uuid(raw_uuid)
     if uuid is None:
-        raise errors.bad_request('Malformed consumer_uuid: %s' % raw_uuid)
+        raise _malformed_consumer(raw_uuid)
+    util.check_if_match(req, _consumer_view, req, ctx, uuid)
     data = util.extract_json(req.body, schema.PUT_ALLOCATIONS.for_request(req))
     request = consumer_request(req, uuid, data, keep_empty=True)
     write(req, [request],
@@ -221,7 +248,7 @@ def set_allocations(req):
     data = util.extract_json(req.body,
                              schema.POST_ALLOCATIONS.for_request(req))
     requests = [consumer_request(req, uuid, value)
-                for uuid, value in data.items()]
+                for uuid, value in consumer_bodies(data).items()]
     write(req, requests, 'Unable to allocate inventory %s')
     return util.empty_response(204)
 

@@ -3,11 +3,13 @@ the spec's gate order, run the search (objects/allocation_candidate.py)
 and shape the answer for the request's microversion."""
 
 import re
+import sys
 
 from placement import errors
 from placement import exception
 from placement import microversion
 from placement.objects import allocation_candidate as ac_obj
+from placement.objects import candidate_explain
 from placement.policies import allocation_candidate as policies
 from placement import query_params
 from placement.schemas import allocation_candidate as schema
@@ -26,9 +28,6 @@ ROOT_REQUIRED = (1, 35)
 SAME_SUBTREE = (1, 36)
 
 _GROUP_PREFIXES = ('resources', 'required', 'member_of', 'in_tree')
-_UUID_RE = re.compile(
-    r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-    r'[0-9a-fA-F]{12}$')
 
 
 class _ParsedGroup(object):
@@ -54,13 +53,14 @@ def _parse_limit(req):
     value = _first(req, 'limit')
     if value is None:
         return None
-    if not re.match(r'^[1-9][0-9]*$', value):
+    if not re.fullmatch(r'[1-9][0-9]*', value):
         # The schema only sees the last value; the first one is used.
         raise errors.bad_request(
             "Invalid query string parameters: '%s' does not match "
             "'^[1-9][0-9]*$'\n\nFailed validating 'pattern' in "
             "schema['properties']['limit']" % value)
-    return int(value)
+    # Beyond any candidate count a limit means no limit.
+    return query_params.bounded_int(value, sys.maxsize)
 
 
 def _parse_root_required(req):
@@ -97,11 +97,11 @@ def _parse_same_subtree(req):
 def _parse_groups(req, version):
     """{suffix: _ParsedGroup} from the grouped keys, syntax checked."""
     if version >= GRANULAR:
-        key_re = re.compile(r'^(%s)(%s)?$' % (
+        key_re = re.compile(r'^(%s)(%s)?\Z' % (
             '|'.join(_GROUP_PREFIXES),
             schema.group_suffix_pattern(version)))
     else:
-        key_re = re.compile(r'^(%s)()$' % '|'.join(_GROUP_PREFIXES))
+        key_re = re.compile(r'^(%s)()\Z' % '|'.join(_GROUP_PREFIXES))
     groups = {}
     for key in req.GET.keys():
         match = key_re.match(key)
@@ -118,11 +118,11 @@ def _parse_groups(req, version):
             group.member_of = query_params.parse_member_of(values, version)
         else:
             value = values[-1].strip()
-            if not _UUID_RE.match(value):
+            if not util.is_dashed_uuid(value):
                 raise errors.bad_request(
                     "Invalid query string parameters: Expected 'in_tree' "
                     "parameter to be a format of uuid. Got: %s" % values[-1])
-            group.in_tree = value
+            group.in_tree = util.normalize_uuid(value)
     return groups
 
 
@@ -270,22 +270,27 @@ def _provider_summaries(result, version):
 
 
 def _search(ctx, groups, root_traits, same_subtree, isolate, limit,
-            version):
-    """Search (objects) and shape the response body for ``version``."""
+            version, explain=False):
+    """Search (objects) and shape the response body for ``version``
+    (with the ``explain`` member when asked for)."""
     try:
         result = ac_obj.search(
             ctx, groups, root_traits=root_traits, same_subtree=same_subtree,
             isolate=isolate, limit=limit,
-            multi_provider_trees=version >= NESTED_CANDIDATES)
+            multi_provider_trees=version >= NESTED_CANDIDATES,
+            explain=explain)
     except exception.ResourceClassNotFound as exc:
         raise errors.bad_request(
             'Invalid resource class in resources parameter: %s' % exc)
     except exception.TraitNotFound as exc:
         raise errors.bad_request(str(exc))
-    return {
+    body = {
         'allocation_requests': _allocation_requests(result, version),
         'provider_summaries': _provider_summaries(result, version),
     }
+    if explain:
+        body['explain'] = result.explain
+    return body
 
 
 def list_allocation_candidates(req):
@@ -296,6 +301,9 @@ def list_allocation_candidates(req):
     ctx.can(policies.LIST)
     version = microversion.version_of(req)
     util.validate_query(req, schema.GET_SCHEMAS.for_request(req))
+    explain = candidate_explain.requested(req)
+    if explain:
+        ctx.can(policies.EXPLAIN)
 
     # Request-wide parameters.
     limit = _parse_limit(req) if version >= LIMIT else None
@@ -319,5 +327,6 @@ def list_allocation_candidates(req):
 
     with util.no_gc_pauses():
         data = _search(ctx, groups, root_traits, same_subtree,
-                       group_policy == 'isolate', limit, version)
+                       group_policy == 'isolate', limit, version,
+                       explain=explain)
         return util.json_response(req, data)

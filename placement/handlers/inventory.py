@@ -43,6 +43,19 @@ def _check_generation(rp, generation):
             current=rp.generation)
 
 
+def check_storable_ratios(records):
+    """400 for an ``allocation_ratio`` below the lowest value the column
+    stores (a single-precision FLOAT on MySQL). The schema has no minimum
+    (upstream's), and the reshaper has no capacity rule to catch it."""
+    for record in records:
+        ratio = record.get('allocation_ratio', 1.0)
+        if ratio < -schema.MAX_FLOAT:
+            raise errors.bad_request(
+                'JSON does not validate: allocation_ratio %r is less than '
+                '%r, the lowest the database stores' %
+                (ratio, -schema.MAX_FLOAT))
+
+
 def _check_capacity(req, rp, record, action):
     """The capacity rule: 400 when capacity ≤ 0 (<1.26) or < 0 (≥1.26)."""
     capacity = inv_obj.capacity(record['total'], record['reserved'],
@@ -55,6 +68,8 @@ def _check_capacity(req, rp, record, action):
         raise errors.bad_request(
             'Unable to %s inventory for resource provider %s: The reserved '
             'value is %s total.' % (action, rp.uuid, relation))
+    # Only a zero capacity gets here with a negative ratio.
+    check_storable_ratios([record])
 
 
 def _generation_changed(ctx, rp, detail, expected=None):
@@ -83,29 +98,42 @@ def _start(req, action):
     return ctx, util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
 
 
+def _collection_view(ctx, rp):
+    """(body, last modified) of GET .../inventories."""
+    named_rows = inv_obj.get_all(ctx, rp.id)
+    return _collection(rp.generation, named_rows), util.newest(
+        *(util.row_modified(row) for _name, row in named_rows))
+
+
+def _record_view(ctx, rp, rc_name):
+    """(body, last modified) of GET .../inventories/{rc}, or None."""
+    row = None
+    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
+    if rc_id is not None:
+        row = inv_obj.get_one(ctx, rp.id, rc_id)
+    if row is None:
+        return None
+    return _record(row, rp.generation), util.row_modified(row)
+
+
 def get_inventories(req):
     util.check_accept(req)
     ctx, rp = _start(req, policies.LIST)
-    named_rows = inv_obj.get_all(ctx, rp.id)
-    return util.json_response(
-        req, _collection(rp.generation, named_rows),
-        last_modified=util.newest(
-            *(util.row_modified(row) for _name, row in named_rows)))
+    data, last_modified = _collection_view(ctx, rp)
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
 
 
 def get_inventory(req):
     util.check_accept(req)
     ctx, rp = _start(req, policies.SHOW)
     rc_name = util.path_arg(req, 'resource_class')
-    row = None
-    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
-    if rc_id is not None:
-        row = inv_obj.get_one(ctx, rp.id, rc_id)
-    if row is None:
+    view = _record_view(ctx, rp, rc_name)
+    if view is None:
         raise errors.not_found(
             'No inventory of class %s for %s' % (rc_name, rp.uuid))
-    return util.json_response(req, _record(row, rp.generation),
-                              last_modified=util.row_modified(row))
+    return util.json_response(req, view[0], last_modified=view[1],
+                              etag=True)
 
 
 def create_inventory(req):
@@ -140,6 +168,7 @@ def set_inventories(req):
     capacity, unknown classes, then (at write) in-use and races."""
     util.check_content_type(req)
     ctx, rp = _start(req, policies.UPDATE)
+    util.check_if_match(req, _collection_view, ctx, rp)
     body = util.extract_json(req.body, schema.PUT_INVENTORIES)
     _check_generation(rp, body['resource_provider_generation'])
     records = {name: inv_obj.with_defaults(value)
@@ -157,8 +186,8 @@ def set_inventories(req):
             ctx, rp, body['resource_provider_generation'],
             {ids[name]: record for name, record in records.items()})
     except inv_obj.InventoryInUse as exc:
-        raise _in_use(rp, exc, 'Unable to update inventory for resource '
-                      'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
+        # Exactly this text: nova's report client matches it.
+        raise _in_use(rp, exc, 'update conflict', errors.INVENTORY_INUSE)
     except (exception.ConcurrentUpdateDetected,
             inv_obj.InventoryExists) as exc:
         raise _concurrent_update(ctx, rp, exc,
@@ -172,6 +201,7 @@ def update_inventory(req):
     util.check_content_type(req)
     ctx, rp = _start(req, policies.UPDATE)
     rc_name = util.path_arg(req, 'resource_class')
+    util.check_if_match(req, _record_view, ctx, rp, rc_name)
     body = util.extract_json(req.body, schema.PUT_INVENTORY_RECORD)
     _check_generation(rp, body['resource_provider_generation'])
     record = inv_obj.with_defaults(body)

@@ -4,6 +4,7 @@ between providers atomically."""
 from placement import errors
 from placement import exception
 from placement.handlers import allocation as alloc_handler
+from placement.handlers import inventory as inv_handler
 from placement.objects import allocation as alloc_obj
 from placement.objects import inventory as inv_obj
 from placement.objects import reshaper as reshaper_obj
@@ -25,8 +26,9 @@ def _error(ctx, exc, requests):
     if isinstance(exc, alloc_obj.ProviderMissing):
         return errors.bad_request(str(exc))
     if isinstance(exc, inv_obj.InventoryInUse):
+        # Exactly the text of PUT inventories (nova matches it).
         return errors.inventory_in_use_conflict(
-            str(exc), exc.kwargs['resource_provider'],
+            'update conflict: %s' % exc, exc.kwargs['resource_provider'],
             exc.resource_class_names, code=errors.INVENTORY_INUSE)
     error = alloc_handler.conflict_for(ctx, exc, requests)
     if error is None and isinstance(exc, exception.ConcurrentUpdateDetected):
@@ -41,11 +43,15 @@ def reshape(req):
     ctx = util.context_of(req)
     ctx.can(policies.RESHAPE)
     data = util.extract_json(req.body, schema.POST_RESHAPER.for_request(req))
+    for body in data['inventories'].values():
+        inv_handler.check_storable_ratios(body['inventories'].values())
     changes = [reshaper_obj.InventoryChange(
         rp_uuid, body['resource_provider_generation'], body['inventories'])
-        for rp_uuid, body in data['inventories'].items()]
+        for rp_uuid, body in util.normalize_uuid_keys(
+            data['inventories']).items()]
     requests = [alloc_handler.consumer_request(req, uuid, value)
-                for uuid, value in data['allocations'].items()]
+                for uuid, value in alloc_handler.consumer_bodies(
+                    data['allocations']).items()]
     try:
         reshaper_obj.reshape(ctx, changes, requests)
     except exception.PlacementException as exc:

@@ -64,9 +64,9 @@ def create_resource_provider(req):
     uuid = util.normalize_uuid(data['uuid']) if 'uuid' in data else str(
         uuid_lib.uuid4())
     name = data['name']
-    parent_uuid = data.get('parent_provider_uuid')
+    parent_uuid = util.normalize_uuid(data.get('parent_provider_uuid'))
     prefix = 'Unable to create resource provider "%s", %s: ' % (name, uuid)
-    if parent_uuid is not None and util.normalize_uuid(parent_uuid) == uuid:
+    if parent_uuid is not None and parent_uuid == uuid:
         raise errors.bad_request(prefix + rp_obj.PARENT_IS_SELF)
     try:
         with exception.db_races_as_conflict():
@@ -92,7 +92,8 @@ def get_resource_provider(req):
     ctx.can(policies.SHOW)
     row = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
     return util.json_response(req, provider_dict(req, row),
-                              last_modified=util.row_modified(row))
+                              last_modified=util.row_modified(row),
+                              etag=True)
 
 
 def update_resource_provider(req):
@@ -102,8 +103,9 @@ def update_resource_provider(req):
     uuid = util.path_arg(req, 'uuid')
     before = util.provider_or_404(ctx, uuid)
     data = util.extract_json(req.body, schema.PUT.for_request(req))
-    parent_uuid = data.get('parent_provider_uuid',
-                           rp_obj.update_keeps_parent())
+    parent_uuid = rp_obj.update_keeps_parent()
+    if 'parent_provider_uuid' in data:
+        parent_uuid = util.normalize_uuid(data['parent_provider_uuid'])
     try:
         with exception.db_races_as_conflict():
             row = rp_obj.update(
@@ -152,9 +154,10 @@ def delete_resource_provider(req):
 def _list_filters(req, ctx, params):
     """ListFilters from the validated query string (400s per spec)."""
     version = microversion.version_of(req)
-    filters = rp_obj.ListFilters(name=params.get('name'),
-                                 uuid=params.get('uuid'),
-                                 in_tree=params.get('in_tree'))
+    filters = rp_obj.ListFilters(
+        name=params.get('name'),
+        uuid=util.normalize_uuid(params.get('uuid')),
+        in_tree=util.normalize_uuid(params.get('in_tree')))
     if 'member_of' in params:
         member_of = query_params.parse_member_of(
             req.GET.getall('member_of'), version)
@@ -185,4 +188,4 @@ def list_resource_providers(req):
     last_modified = util.newest(*(util.row_modified(r) for r in rows))
     return util.json_response(
         req, {'resource_providers': [provider_dict(req, r) for r in rows]},
-        last_modified=last_modified)
+        last_modified=last_modified, etag='in_tree' in params)

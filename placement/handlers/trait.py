@@ -13,7 +13,7 @@ from placement.schemas import trait as schema
 from placement import util
 
 TRAITS_MIN_VERSION = (1, 6)
-CUSTOM_TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+CUSTOM_TRAIT_RE = re.compile(r'CUSTOM_[A-Z0-9_]+')
 GENERATION_CHANGED = ("Resource provider's generation already changed. "
                       "Please update the generation and try again.")
 
@@ -103,7 +103,7 @@ def put_trait(req):
     ctx = util.context_of(req)
     ctx.can(policies.TRAITS_UPDATE)
     name = util.path_arg(req, 'name')
-    if len(name) > 255 or not CUSTOM_TRAIT_RE.match(name):
+    if len(name) > 255 or not CUSTOM_TRAIT_RE.fullmatch(name):
         raise errors.bad_request(
             'The trait is invalid. A valid trait must be no longer than 255 '
             'characters, start with the prefix "CUSTOM_" and use following '
@@ -137,11 +137,16 @@ def delete_trait(req):
     return util.empty_response(204)
 
 
-def _provider_traits_response(req, rows, generation):
-    return util.json_response(
-        req, {'traits': [row.name for row in rows],
-              'resource_provider_generation': generation},
-        last_modified=_last_modified(rows))
+def _provider_traits(rows, generation):
+    """(body, last modified) of a provider's trait set."""
+    return ({'traits': [row.name for row in rows],
+             'resource_provider_generation': generation},
+            _last_modified(rows))
+
+
+def _provider_traits_view(ctx, rp):
+    return _provider_traits(trait_obj.get_for_provider(ctx, rp.id),
+                            rp.generation)
 
 
 def list_traits_for_resource_provider(req):
@@ -150,8 +155,9 @@ def list_traits_for_resource_provider(req):
     ctx = util.context_of(req)
     ctx.can(policies.RP_TRAITS_LIST)
     rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
-    return _provider_traits_response(
-        req, trait_obj.get_for_provider(ctx, rp.id), rp.generation)
+    data, last_modified = _provider_traits_view(ctx, rp)
+    return util.json_response(req, data, last_modified=last_modified,
+                              etag=True)
 
 
 def update_traits_for_resource_provider(req):
@@ -163,6 +169,7 @@ def update_traits_for_resource_provider(req):
     ctx.can(policies.RP_TRAITS_UPDATE)
     body = util.extract_json(req.body, schema.SET_PROVIDER_TRAITS)
     rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    util.check_if_match(req, _provider_traits_view, ctx, rp)
     generation = body['resource_provider_generation']
     if generation != rp.generation:
         raise _generation_conflict(ctx, rp, generation, rp.generation)
@@ -177,8 +184,9 @@ def update_traits_for_resource_provider(req):
         raise _generation_conflict(ctx, rp, generation)
     # The set this request made (a later writer's set would not match
     # the generation we report).
-    return _provider_traits_response(
-        req, trait_obj.get_all(ctx, names=body['traits']), generation)
+    data, last_modified = _provider_traits(
+        trait_obj.get_all(ctx, names=body['traits']), generation)
+    return util.json_response(req, data, last_modified=last_modified)
 
 
 def delete_traits_for_resource_provider(req):

@@ -13,6 +13,7 @@ import random
 from placement.db import api as db_api
 from placement import exception
 from placement.objects import candidate_engine as engine
+from placement.objects import candidate_explain
 from placement.objects import research_context as research
 from placement.objects import resource_class as rc_obj
 from placement.objects import trait as trait_obj
@@ -27,8 +28,9 @@ class Result(object):
     """``candidates`` (engine.Candidate list), ``providers`` {id:
     engine.Provider} of every loaded tree, ``trait_names`` {id: name},
     ``nested`` (does any provider have a parent); after ``search`` also
-    ``rc_names`` {id: name} of every loaded inventory's class and
-    ``requested`` (the requested class ids)."""
+    ``rc_names`` {id: name} of every loaded inventory's class,
+    ``requested`` (the requested class ids) and ``explain`` (when
+    asked for)."""
 
     def __init__(self, candidates=(), providers=None, trait_names=None,
                  nested=False):
@@ -38,6 +40,7 @@ class Result(object):
         self.nested = nested
         self.rc_names = {}
         self.requested = set()
+        self.explain = None
 
 
 def _trait_ids(ctx, groups, root_traits):
@@ -108,14 +111,18 @@ def resolve(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
 
 @db_api.context_manager.reader
 def search(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
-           multi_provider_trees=True, limit=None):
+           multi_provider_trees=True, limit=None, explain=False):
     """Resolve (see ``resolve``) and ``find`` in one read transaction,
     with the service's candidate options; a Result with ``rc_names``
-    and ``requested`` filled in."""
+    and ``requested`` filled in, and with ``explain`` the explain member
+    (candidate_explain) read in the same transaction."""
     request = resolve(ctx, groups, root_traits, same_subtree, isolate,
                       multi_provider_trees)
     if request is None:
-        return Result()
+        result = Result()
+        if explain:
+            result.explain = candidate_explain.unknown_in_tree()
+        return result
     conf = ctx.config.placement
     result = find(
         ctx, request, limit=limit,
@@ -131,6 +138,9 @@ def search(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
         ctx, rc_ids - set(result.rc_names)))
     for group in request.groups:
         result.requested.update(group.resources)
+    if explain:
+        result.explain = candidate_explain.explain(
+            ctx, request, len(result.candidates), limit)
     return result
 
 

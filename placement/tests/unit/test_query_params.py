@@ -63,6 +63,32 @@ class TestParseResources(_Base):
             'Requested resource VCPU requires amount >= 1. Got: -2.',
             qp.parse_resources, None, 'VCPU:-2')
 
+    def test_ascii_digits_only(self):
+        for amount in ('1_0', '\u0665', '1.0', '0x10', '1e3'):
+            self.assertBadRequest(
+                'Requested resource VCPU expected positive integer amount. '
+                'Got: %s.' % amount, qp.parse_resources, None,
+                'VCPU:' + amount)
+        self.assertEqual({'VCPU': 5}, qp.parse_resources(None, 'VCPU:+5'))
+
+    def test_bounded_by_the_amount_column(self):
+        self.assertEqual({'VCPU': 2147483647},
+                         qp.parse_resources(None, 'VCPU:2147483647'))
+        for amount in ('2147483648', '9' * 5000):
+            self.assertBadRequest(
+                'Requested resource VCPU requires amount <= 2147483647. '
+                'Got: %s.' % amount, qp.parse_resources, None,
+                'VCPU:' + amount)
+        self.assertBadRequest(
+            'Requested resource VCPU requires amount >= 1. Got: -%s.' %
+            ('9' * 5000), qp.parse_resources, None, 'VCPU:-' + '9' * 5000)
+
+    def test_bounded_int(self):
+        self.assertEqual(7, qp.bounded_int('007', 10))
+        self.assertEqual(11, qp.bounded_int('12', 10))
+        self.assertEqual(-11, qp.bounded_int('-' + '9' * 5000, 10))
+        self.assertEqual(0, qp.bounded_int('-0', 10))
+
     @mock.patch('placement.objects.resource_class.ids_from_names')
     def test_unknown_class(self, ids_from_names):
         ids_from_names.return_value = {'VCPU': 0}

@@ -1,0 +1,109 @@
+"""The request-body boundary (strict JSON), '$'-as-end-of-string schema
+patterns, and the one-line error ``detail``."""
+
+import testtools
+import webob.exc
+
+from placement import errors
+from placement import util
+
+
+class TestLoadJSON(testtools.TestCase):
+
+    def assertMalformed(self, fragment, body):
+        exc = self.assertRaises(webob.exc.HTTPBadRequest, util.load_json,
+                                body)
+        self.assertIn('Malformed JSON: ' + fragment, exc.detail)
+
+    def test_non_finite_numbers(self):
+        for literal in ('NaN', 'Infinity', '-Infinity'):
+            self.assertMalformed('%s is not a JSON number' % literal,
+                                 b'{"a": %s}' % literal.encode())
+        self.assertMalformed('number 1e999 is out of range', b'[1e999]')
+        self.assertEqual([1e308, 2], util.load_json(b'[1e308, 2]'))
+
+    def test_unstorable_characters(self):
+        self.assertMalformed('invalid character "\\u0000"',
+                             b'{"a": "x\\u0000"}')
+        self.assertMalformed('invalid character "\\ud800"',
+                             b'{"a": ["\\ud800"]}')
+        self.assertMalformed('invalid character "\\udfff"',
+                             b'{"\\udfff": 1}')
+        self.assertEqual({'a': '\U0001F600'},
+                         util.load_json(b'{"a": "\\ud83d\\ude00"}'))
+
+    def test_depth(self):
+        ok = b'[' * util.MAX_JSON_DEPTH + b']' * util.MAX_JSON_DEPTH
+        self.assertIsInstance(util.load_json(ok), list)
+        self.assertMalformed('nesting deeper than 32 levels', b'[' + ok + b']')
+        self.assertMalformed('nesting deeper than 32 levels',
+                             b'[' * 100000 + b']' * 100000)
+
+    def test_undecodable(self):
+        self.assertMalformed("'utf-8' codec can't decode", b'"\xff"')
+
+
+class TestStrictPatterns(testtools.TestCase):
+
+    def test_dollar_is_end_of_string(self):
+        self.assertTrue(util.strict_search('^[A-Z]+$', 'ABC'))
+        self.assertFalse(util.strict_search('^[A-Z]+$', 'ABC\n'))
+        self.assertTrue(util.strict_search('^a$|^all', 'allfoo'))
+        self.assertTrue(util.strict_search(r'^a\$$', 'a$'))
+
+    def test_schema_error_texts_keep_the_written_pattern(self):
+        schema = {'type': 'object',
+                  'properties': {'name': {'type': 'string',
+                                          'pattern': '^X_[A-Z]+$'}},
+                  'patternProperties': {'^[A-Z]+$': {'type': 'integer'}},
+                  'additionalProperties': False}
+        exc = self.assertRaises(webob.exc.HTTPBadRequest, util.validate_body,
+                                {'name': 'X_A\n'}, schema)
+        self.assertIn("'X_A\\n' does not match '^X_[A-Z]+$'", exc.detail)
+        exc = self.assertRaises(webob.exc.HTTPBadRequest, util.validate_body,
+                                {'A\n': 1, 'B\n': 2}, schema)
+        self.assertIn("'A\\n', 'B\\n' do not match any of the regexes: "
+                      "'^[A-Z]+$'", exc.detail)
+        exc = self.assertRaises(webob.exc.HTTPBadRequest, util.validate_body,
+                                {'A': 'x'}, schema)
+        self.assertIn("'x' is not of type 'integer'", exc.detail)
+        util.validate_body({'name': 'X_A', 'A': 1}, schema)
+
+
+class TestErrorDetail(testtools.TestCase):
+
+    def test_message_on_one_line_after_the_lead_in(self):
+        self.assertEqual(
+            'Lead.\n\n a  b:     c',
+            errors.format_detail('Lead.<br /><br />\na\n\nb:\n    c\n\n'))
+
+    def test_no_message(self):
+        self.assertEqual('Lead.',
+                         errors.format_detail('Lead.<br /><br />\n\n\n'))
+
+    def test_lead_in_with_newlines(self):
+        # webob's 406 and 415 lead-ins have their own newlines.
+        self.assertEqual(
+            'Lead on two lines. \n\n msg',
+            errors.format_detail('Lead on\ntwo lines.\n<br /><br />\nmsg'))
+
+
+class TestUUIDs(testtools.TestCase):
+
+    def test_storable_uuid(self):
+        dashed = 'C0FFEE00-0000-4000-8000-00000000000A'
+        self.assertEqual(dashed, util.storable_uuid(dashed))
+        self.assertEqual(dashed.replace('-', ''),
+                         util.storable_uuid(dashed.replace('-', '')))
+        for spelling in ('urn:uuid:' + dashed, '{%s}' % dashed):
+            self.assertEqual(dashed.lower(), util.storable_uuid(spelling))
+
+    def test_normalize_uuid_keys(self):
+        dashed = 'c0ffee00-0000-4000-8000-00000000000a'
+        self.assertEqual({dashed: 1, 'x': 2},
+                         util.normalize_uuid_keys({dashed.upper(): 1,
+                                                   'x': 2}))
+        self.assertRaises(webob.exc.HTTPBadRequest, util.normalize_uuid_keys,
+                          {dashed: 1, dashed.upper(): 2})
+        self.assertRaises(KeyError, util.normalize_uuid_keys, {'-' * 36: 1},
+                          bad_key=KeyError)
