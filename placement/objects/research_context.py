@@ -361,30 +361,33 @@ class Trees(object):
         ]
 
     def _rows(self, ctx, prefix, in_trees):
-        """Rows ``(kind, rp, a, text, ...)`` of a load: one UNION ALL
-        (one round trip), or on MySQL one narrow select per kind (its
-        pure-Python driver decodes every padded column: half the values
-        cost more than three round trips)."""
+        """The rows of a load by kind: four lists of ``(rp, a, text,
+        ...)`` rows. One UNION ALL (one round trip; padded, the kind
+        last), or on MySQL one narrow select per kind without padding
+        (its pure-Python driver decodes every value: a third fewer
+        values cost more than three round trips)."""
         branches = self._branches(in_trees)
         if db_api.get_engine().dialect.name == 'mysql' and not prefix:
-            rows = []
-            for kind, text, cols, tail in branches:
-                cols = cols[:2] + [text] + cols[2:]
-                rows += _raw_rows(ctx, 'SELECT %s, %s %s' % (
-                    kind, ', '.join(cols), tail))
-            return rows
+            selects = ['SELECT %s %s' % (', '.join(
+                cols[:2] + ([text] if text != 'NULL' else []) + cols[2:]),
+                tail) for _kind, text, cols, tail in branches]
+            return [_raw_rows(ctx, sql) for sql in selects]
         width = max(len(cols) for _k, _t, cols, _f in branches)
         selects = []
         for kind, text, cols, tail in branches:
-            cols = cols + ['0'] * (width - len(cols))
-            selects.append('SELECT %s, %s %s' % (
-                kind, ', '.join(cols[:2] + [text] + cols[2:]), tail))
-        return _raw_rows(ctx, prefix + ' UNION ALL '.join(selects))
+            cols = cols[:2] + [text] + cols[2:] + ['0'] * (width - len(cols))
+            selects.append('SELECT %s, %s %s' % (', '.join(cols), kind, tail))
+        by_kind = ([], [], [], [])
+        for row in _raw_rows(ctx, prefix + ' UNION ALL '.join(selects)):
+            by_kind[row[-1]].append(row)
+        return by_kind
 
     def _load(self, ctx, prefix, in_trees):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
         a WITH clause it uses): (their root ids, the providers new to
         this store in id order)."""
+        provider_rows, inventory_rows, trait_rows, agg_rows = self._rows(
+            ctx, prefix, in_trees)
         providers = {}
         inventories = {}
         traits = {}
@@ -393,31 +396,32 @@ class Trees(object):
         rc_names = self.rc_names
         inventory = engine.Inventory
         capacity = capacity_mod.capacity
-        for row in self._rows(ctx, prefix, in_trees):
-            kind, rp_id, a, text = row[:4]
-            if kind == 1:
-                res = inventories.get(rp_id)
-                if res is None:
-                    res = inventories[rp_id] = {}
-                res[a] = inventory(capacity(row[4], row[5], row[10]),
-                                   int(row[9]), row[6], row[7], row[8])
-                if text is not None:
-                    rc_names[a] = text
-            elif kind == 0:
-                providers[rp_id] = (text, a, row[4])
-            elif kind == 2:
-                found = traits.get(rp_id)
-                if found is None:
-                    traits[rp_id] = {a}
-                else:
-                    found.add(a)
-                trait_names[a] = text
+        for row in inventory_rows:
+            rp_id, rc = row[0], row[1]
+            res = inventories.get(rp_id)
+            if res is None:
+                res = inventories[rp_id] = {}
+            res[rc] = inventory(capacity(row[3], row[4], row[9]),
+                                int(row[8]), row[5], row[6], row[7])
+            if row[2] is not None:
+                rc_names[rc] = row[2]
+        for row in provider_rows:
+            providers[row[0]] = (row[2], row[1], row[3])
+        for row in trait_rows:
+            rp_id, trait = row[0], row[1]
+            found = traits.get(rp_id)
+            if found is None:
+                traits[rp_id] = {trait}
             else:
-                found = aggs.get(rp_id)
-                if found is None:
-                    aggs[rp_id] = {a}
-                else:
-                    found.add(a)
+                found.add(trait)
+            trait_names[trait] = row[2]
+        for row in agg_rows:
+            rp_id = row[0]
+            found = aggs.get(rp_id)
+            if found is None:
+                aggs[rp_id] = {row[1]}
+            else:
+                found.add(row[1])
         by_id = self.by_id
         trees = self.trees
         sharing_tid = self.sharing_tid
