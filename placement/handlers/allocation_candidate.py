@@ -329,4 +329,4 @@ def list_allocation_candidates(req):
         data = _search(ctx, groups, root_traits, same_subtree,
                        group_policy == 'isolate', limit, version,
                        explain=explain)
-        return util.json_response(req, data)
+        return util.json_response(req, data, compact=True)

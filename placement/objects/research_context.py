@@ -34,6 +34,8 @@ RP_AGG = models.RP_AGG
 SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 # Keep IN lists well below every backend's bound-parameter limit.
 MAX_IN = 500
+# Loads of more trees than this read each kind of row on its own on MySQL.
+NARROW_LOAD = 64
 # Above every id (the id columns are 32-bit integers).
 MAX_ID = 2147483647
 
@@ -306,7 +308,8 @@ class Trees(object):
         loaded = []
         for chunk in _chunks(r for r in root_ids if r not in self.trees):
             roots, providers = self._load(
-                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk))
+                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk),
+                narrow=len(chunk) > NARROW_LOAD)
             loaded += providers
         return loaded
 
@@ -360,14 +363,15 @@ class Trees(object):
              'WHERE ' + in_trees),
         ]
 
-    def _rows(self, ctx, prefix, in_trees):
+    def _rows(self, ctx, prefix, in_trees, narrow):
         """The rows of a load by kind: four lists of ``(rp, a, text,
         ...)`` rows. One UNION ALL (one round trip; padded, the kind
-        last), or on MySQL one narrow select per kind without padding
-        (its pure-Python driver decodes every value: a third fewer
-        values cost more than three round trips)."""
+        last), or, when ``narrow`` (many trees) on MySQL, one narrow
+        select per kind without padding (its pure-Python driver decodes
+        every value: for many rows a third fewer values cost more than
+        three round trips)."""
         branches = self._branches(in_trees)
-        if db_api.get_engine().dialect.name == 'mysql' and not prefix:
+        if narrow and db_api.get_engine().dialect.name == 'mysql':
             selects = ['SELECT %s %s' % (', '.join(
                 cols[:2] + ([text] if text != 'NULL' else []) + cols[2:]),
                 tail) for _kind, text, cols, tail in branches]
@@ -382,12 +386,12 @@ class Trees(object):
             by_kind[row[-1]].append(row)
         return by_kind
 
-    def _load(self, ctx, prefix, in_trees):
+    def _load(self, ctx, prefix, in_trees, narrow=False):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
         a WITH clause it uses): (their root ids, the providers new to
         this store in id order)."""
         provider_rows, inventory_rows, trait_rows, agg_rows = self._rows(
-            ctx, prefix, in_trees)
+            ctx, prefix, in_trees, narrow)
         providers = {}
         inventories = {}
         traits = {}
