@@ -30,7 +30,8 @@ CONFIG_FILE = 'placement.conf'
 
 class FaultWrapper(object):
     """Turn an unexpected exception into a logged JSON 500 (never a
-    traceback to the client)."""
+    traceback to the client); an unreachable database (or cluster node)
+    into a JSON 503 instead, which the client may retry."""
 
     def __init__(self, application):
         self.application = application
@@ -40,6 +41,10 @@ class FaultWrapper(object):
         try:
             return req.get_response(self.application)
         except Exception as exc:
+            if db_api.is_unavailable(exc):
+                LOG.warning('Database unavailable handling %s %s: %s',
+                            req.method, _raw_path(req.environ), exc)
+                return errors.database_unavailable()
             LOG.exception('Uncaught exception handling %s %s',
                           req.method, _raw_path(req.environ))
             return errors.http_error(

@@ -21,6 +21,8 @@ RESOURCE_PROVIDER_NOT_FOUND = 'placement.resource_provider.not_found'
 ILLEGAL_DUPLICATE_QUERYPARAM = 'placement.query.duplicate_key'
 QUERYPARAM_BAD_VALUE = 'placement.query.bad_value'
 QUERYPARAM_MISSING_VALUE = 'placement.query.missing_value'
+# Beyond upstream: a 503 because the database (node) is unreachable.
+DATABASE_UNAVAILABLE = 'placement.database_unavailable'
 
 # Where the microversion middleware leaves the negotiated version.
 VERSION_ENVIRON_KEY = 'placement.microversion'
@@ -70,6 +72,16 @@ def http_error(exc_class, detail, code=None, headers=None, **extra):
     """
     return exc_class(detail=detail, headers=headers,
                      json_formatter=json_formatter(code, extra or None))
+
+
+def database_unavailable():
+    """503: the database, or the cluster node this worker's connection
+    reached, is down or not accepting work. Safe to retry (a load
+    balancer may route the retry to another node)."""
+    return http_error(webob.exc.HTTPServiceUnavailable,
+                      'The database is unavailable. Please retry.',
+                      code=DATABASE_UNAVAILABLE,
+                      headers={'Retry-After': '1'})
 
 
 def not_found(detail, **kw):

@@ -34,9 +34,9 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from placement.bench import client as client_lib  # noqa: E402
-from placement.bench import server as server_lib  # noqa: E402
-from placement.bench import stats  # noqa: E402
+from tools.bench import client as client_lib  # noqa: E402
+from tools.bench import server as server_lib  # noqa: E402
+from tools.bench import stats  # noqa: E402
 
 HEADERS = {'x-auth-token': 'admin', 'accept': 'application/json',
            'openstack-api-version': 'placement 1.39'}

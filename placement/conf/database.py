@@ -25,6 +25,16 @@ placement_db_opts = [
     cfg.StrOpt('mysql_sql_mode',
                default='TRADITIONAL',
                help='The SQL mode to be used for MySQL sessions.'),
+    cfg.IntOpt('mysql_wsrep_sync_wait',
+               min=0, max=15,
+               help='For a MariaDB/MySQL Galera cluster: the '
+                    'wsrep_sync_wait bitmask set on every new connection '
+                    '(1 = reads wait until the node has applied every '
+                    'write the cluster committed before they started). '
+                    'Set 1 when requests for one client may reach '
+                    'different nodes, so a read right after a write '
+                    'through another node sees it. Unset: the server '
+                    'default.'),
     cfg.IntOpt('connection_recycle_time',
                default=3600,
                help='Connections which have been present in the connection '

@@ -4,6 +4,7 @@ microversion 1.6."""
 
 import re
 
+from placement.db import api as db_api
 from placement import errors
 from placement import exception
 from placement.objects import resource_provider as rp_obj
@@ -168,24 +169,26 @@ def update_traits_for_resource_provider(req):
     ctx = util.context_of(req)
     ctx.can(policies.RP_TRAITS_UPDATE)
     body = util.extract_json(req.body, schema.SET_PROVIDER_TRAITS)
-    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
-    util.check_if_match(req, _provider_traits_view, ctx, rp)
+    with db_api.context_manager.reader.using(ctx):
+        rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+        util.check_if_match(req, _provider_traits_view, ctx, rp)
+        # Read with the provider; checked after the generation.
+        rows = trait_obj.get_all(ctx, names=body['traits'])
     generation = body['resource_provider_generation']
     if generation != rp.generation:
         raise _generation_conflict(ctx, rp, generation, rp.generation)
-    try:
-        ids = trait_obj.ids_from_names(ctx, body['traits'])
-    except exception.TraitNotFound as exc:
-        raise errors.bad_request('No such trait %s' % exc.kwargs['names'])
+    missing = set(body['traits']) - set(row.name for row in rows)
+    if missing:
+        raise errors.bad_request('No such trait %s' %
+                                 ', '.join(sorted(missing)))
     try:
         generation = trait_obj.set_for_provider(
-            ctx, rp.id, generation, ids.values())
+            ctx, rp.id, generation, [row.id for row in rows])
     except exception.ConcurrentUpdateDetected:
         raise _generation_conflict(ctx, rp, generation)
     # The set this request made (a later writer's set would not match
     # the generation we report).
-    data, last_modified = _provider_traits(
-        trait_obj.get_all(ctx, names=body['traits']), generation)
+    data, last_modified = _provider_traits(rows, generation)
     return util.json_response(req, data, last_modified=last_modified)
 
 

@@ -1,11 +1,11 @@
 """Provider aggregates: bare UUIDs (``placement_aggregates`` rows, created
 on first use and never deleted) associated with providers."""
 
-from oslo_db import api as oslo_db_api
 import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.db import sql
 from placement import exception
 from placement.objects import resource_provider as rp_obj
 
@@ -23,7 +23,7 @@ def get_uuids(ctx, rp_id):
         .order_by(AGG.c.id)).scalars().all()
 
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def ensure(ctx, uuids):
     """{uuid: id} for ``uuids``, creating missing aggregate rows (in the
@@ -33,14 +33,16 @@ def ensure(ctx, uuids):
     between them is retried)."""
     if not uuids:
         return {}
-    db_api.insert_ignore_duplicates(
-        ctx.session, AGG, [{'uuid': u} for u in uuids])
+    conn = sql.connection(ctx)
+    sql.insert_ignore(conn, 'placement_aggregates', ('uuid',),
+                      [(u,) for u in uuids])
     # A locking read sees rows other transactions just committed, even
     # under MySQL's REPEATABLE READ snapshot.
-    rows = ctx.session.execute(
-        sa.select(AGG.c.uuid, AGG.c.id).where(AGG.c.uuid.in_(sorted(uuids)))
-        .with_for_update(read=True))
-    found = dict(rows.all())
+    wanted = sorted(uuids)
+    found = dict(sql.execute(
+        conn, 'SELECT uuid, id FROM placement_aggregates WHERE uuid IN (' +
+        sql.marks(len(wanted)) + ')' + sql.for_update(conn, read=True),
+        wanted).all())
     # MySQL compares case-insensitively: a uuid may exist in other case.
     folded = {u.lower(): agg_id for u, agg_id in found.items()}
     return {u: found.get(u, folded.get(u.lower())) for u in uuids}

@@ -1,14 +1,19 @@
 """Allocations: the claim (replace-all write shared by PUT/POST
 /allocations and the reshaper), deletion, and reads.
 
-Concurrency design (why there is no lock and no cleanup):
+Concurrency design (why no in-process lock and no cleanup):
 
-* One transaction per attempt does everything: ensure project/user/type
-  rows, read consumers, providers (with generations), existing
-  allocations and usage, check generations and capacity, create or
+* One transaction per attempt does everything, in a handful of
+  statements: row-lock the providers named (``SELECT ... FOR UPDATE``,
+  id order: concurrent claims on a provider queue instead of failing
+  their CAS and retrying; it decides nothing), insert-or-ignore the
+  project and user, read the ids of projects, users, types and custom
+  classes and the consumers (one UNION ALL), read the providers'
+  generations with their inventory and usage (one statement, one
+  snapshot), check generations and capacity, create or
   compare-and-set each consumer, compare-and-set every provider whose
-  generation must move (sorted by id, to avoid deadlocks), replace the
-  allocation rows and delete consumers left empty.
+  generation must move (``UPDATE ... WHERE generation = :seen``), replace
+  the allocation rows and delete consumers left empty.
 * Every writer that can raise a provider's usage or change its inventory
   bumps its generation with a CAS, so a CAS that succeeds proves the
   usage/inventory we checked is still current; a failed CAS (or a
@@ -20,16 +25,14 @@ Concurrency design (why there is no lock and no cleanup):
 """
 
 import collections
-import random
-import time
 
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.db import sql
 from placement import exception
 from placement.objects import consumer as consumer_obj
 from placement.objects import inventory as inv_obj
@@ -146,18 +149,13 @@ class ConsumerRequest(object):
 
 
 def _retryable(exc):
-    """Provider races and deadlocks (also when a shared helper such as
-    inventory.py's ``db_races_as_conflict`` already turned the database
-    error into a plain ConcurrentUpdateDetected: its cause decides)."""
-    if isinstance(exc, (exception.ResourceProviderConcurrentUpdateDetected,
-                        db_exc.DBDeadlock)):
-        return True
-    if (type(exc) is exception.ConcurrentUpdateDetected and
-            exc.__cause__ is not None):
-        return _retryable(exc.__cause__)
-    # SQLite reports lock contention as "database is locked".
-    return (isinstance(exc, (db_exc.DBError, sa_exc.OperationalError)) and
-            'database is locked' in str(exc))
+    """Provider races, and the database races of db_api's retry policy
+    (deadlocks, Galera certification failures, SQLite's busy lock; also
+    when a shared helper such as inventory.py's ``db_races_as_conflict``
+    already turned the database error into a ConcurrentUpdateDetected:
+    its cause decides)."""
+    return (isinstance(exc, exception.ResourceProviderConcurrentUpdateDetected)
+            or db_api.is_deadlock(exc))
 
 
 def run_with_retries(ctx, func, *args):
@@ -177,8 +175,7 @@ def run_with_retries(ctx, func, *args):
             LOG.debug('Retrying allocation write (attempt %d): %s',
                       attempt + 1, exc)
             if attempt < retries:
-                # A little jitter keeps racers from colliding in step.
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                db_api.backoff(attempt)
     raise RetriesExhausted(getattr(last, 'rp_uuid', None),
                            getattr(last, 'seen', None))
 
@@ -199,80 +196,89 @@ def _check_generations(requests, consumers):
                                              current)
 
 
-def _providers(ctx, requests):
-    """{uuid: row(id, uuid, generation)} of every provider named, in body
-    order; ProviderMissing for the first unknown one."""
-    wanted = []
-    for req in requests:
-        for rp_uuid in req.allocations:
-            if rp_uuid not in wanted:
-                wanted.append(rp_uuid)
-    if not wanted:
-        return {}
-    rows = ctx.session.execute(
-        sa.select(RP.c.id, RP.c.uuid, RP.c.generation)
-        .where(RP.c.uuid.in_(wanted)))
-    found = {row.uuid: row for row in rows}
-    for rp_uuid in wanted:
-        if rp_uuid not in found:
-            raise ProviderMissing(uuid=rp_uuid)
-    return found
+def _ordered(values):
+    """``values`` without repeats, first occurrence first."""
+    return list(dict.fromkeys(values))
 
 
-def _class_ids(ctx, requests):
-    names = []
-    for req in requests:
-        for resources in req.allocations.values():
-            names.extend(n for n in resources if n not in names)
-    ids = rc_obj.ids_from_names(ctx, names)
-    for name in names:
-        if name not in ids:
-            raise exception.ResourceClassNotFound(name=name)
-    return ids
+def _lock_providers(conn, rp_uuids):
+    """Row-lock the named providers (in id order) before anything else:
+    concurrent claims on a provider then queue here instead of all
+    failing their compare-and-set and retrying. Only a speed-up: the CAS
+    below still decides. As the transaction's first read it also lets
+    MySQL's snapshot begin after the locks were granted, so what we read
+    next is current."""
+    if rp_uuids and conn.dialect.name != 'sqlite':
+        sql.execute(conn, 'SELECT id FROM resource_providers WHERE uuid IN '
+                    '(' + sql.marks(len(rp_uuids)) + ') ORDER BY id' +
+                    sql.for_update(conn), rp_uuids).fetchall()
 
 
-def _existing_allocations(ctx, uuids):
-    return ctx.session.execute(
-        sa.select(ALLOC.c.consumer_id, ALLOC.c.resource_provider_id,
-                  ALLOC.c.resource_class_id, ALLOC.c.used,
-                  RP.c.uuid, RP.c.generation)
-        .select_from(ALLOC.join(RP, ALLOC.c.resource_provider_id == RP.c.id))
-        .where(ALLOC.c.consumer_id.in_(uuids))
-        .order_by(ALLOC.c.id)).all()
+_OLD_SQL = ('SELECT a.consumer_id, a.resource_provider_id, '
+            'a.resource_class_id, a.used, p.uuid, p.generation '
+            'FROM allocations a JOIN resource_providers p '
+            'ON p.id = a.resource_provider_id WHERE a.consumer_id IN ({m}) '
+            'ORDER BY a.id')
 
 
-def _check_capacity(ctx, wanted, own, rps_by_id, rc_names):
+def _existing_allocations(conn, uuids):
+    """(consumer uuid, rp id, rc id, used, rp uuid, rp generation) of the
+    allocations the consumers ``uuids`` hold."""
+    if not uuids:
+        return []
+    return sql.execute(conn, _OLD_SQL.format(m=sql.marks(len(uuids))),
+                       uuids).fetchall()
+
+
+_CAPACITY_SQL = (
+    'SELECT p.id, p.uuid, p.generation, i.resource_class_id, i.total, '
+    'i.reserved, i.min_unit, i.max_unit, i.step_size, {ratio}, '
+    '(SELECT SUM(a.used) FROM allocations a '
+    'WHERE a.resource_provider_id = p.id '
+    'AND a.resource_class_id = i.resource_class_id) '
+    'FROM resource_providers p LEFT JOIN inventories i '
+    'ON i.resource_provider_id = p.id AND i.resource_class_id IN ({rcs}) '
+    'WHERE p.uuid IN ({rps})')
+
+
+def _read_providers(conn, rp_uuids, rc_ids):
+    """One statement: every named provider's id and generation, with its
+    inventory of the classes ``rc_ids`` and the current usage of each (one
+    snapshot, so the generation CAS later proves the usage is still
+    current). Returns ({uuid: (id, uuid, generation)}, {(rp id, rc id):
+    inventory row})."""
+    if not rp_uuids:
+        return {}, {}
+    statement = _CAPACITY_SQL.format(
+        ratio=inv_obj.ratio_sql(conn.dialect.name, 'i.allocation_ratio'),
+        rcs=sql.marks(len(rc_ids)) if rc_ids else 'NULL',
+        rps=sql.marks(len(rp_uuids)))
+    providers, inventories = {}, {}
+    for row in sql.execute(conn, statement, list(rc_ids) + list(rp_uuids)):
+        providers[row[1]] = row[:3]
+        if row[3] is not None:
+            inventories[(row[0], row[3])] = row
+    return providers, inventories
+
+
+def _check_capacity(wanted, own, inventories, rp_uuids, rc_names):
     """Check every (provider, class) of the new allocations against the
-    inventory and current usage (read after the provider generations, so
-    the later CAS proves they are still current)."""
-    rp_ids = sorted(set(rp_id for rp_id, _rc in wanted))
-    inventories = {
-        (row.resource_provider_id, row.resource_class_id): row
-        for row in ctx.session.execute(
-            sa.select(*inv_obj.columns())
-            .where(INV.c.resource_provider_id.in_(rp_ids)))}
-    usage = {
-        (row.resource_provider_id, row.resource_class_id): int(row.used)
-        for row in ctx.session.execute(
-            sa.select(ALLOC.c.resource_provider_id, ALLOC.c.resource_class_id,
-                      sa.func.sum(ALLOC.c.used).label('used'))
-            .where(ALLOC.c.resource_provider_id.in_(rp_ids))
-            .group_by(ALLOC.c.resource_provider_id,
-                      ALLOC.c.resource_class_id))}
+    inventory and usage read with the provider generations."""
     for key, amounts in wanted.items():
-        rp_uuid = rps_by_id[key[0]].uuid
+        rp_uuid = rp_uuids[key[0]]
         rc_name = rc_names[key[1]]
         inv = inventories.get(key)
         if inv is None:
             raise InvalidAllocation(InvalidAllocation.NO_INVENTORY, rp_uuid,
                                     rc_name)
+        _i, _u, _g, _rc, total, reserved, min_unit, max_unit, step, ratio, \
+            used = inv
         for amount in amounts:
-            if (amount < inv.min_unit or amount > inv.max_unit or
-                    amount % inv.step_size):
+            if amount < min_unit or amount > max_unit or amount % step:
                 raise InvalidAllocation(InvalidAllocation.CONSTRAINTS,
                                         rp_uuid, rc_name, requested=amount)
-        cap = inv_obj.capacity(inv.total, inv.reserved, inv.allocation_ratio)
-        before = usage.get(key, 0)
+        cap = inv_obj.capacity(total, reserved, ratio)
+        before = int(used or 0)
         others = before - own.get(key, 0)
         after = others + sum(amounts)
         # An over-committed provider still accepts writes that do not
@@ -283,35 +289,73 @@ def _check_capacity(ctx, wanted, own, rps_by_id, rc_names):
                                     used=others, capacity=cap)
 
 
+def _class_ids(requests, found):
+    """({name: id} of the known classes named, the first unknown name or
+    None)."""
+    ids, unknown = {}, None
+    for req in requests:
+        for resources in req.allocations.values():
+            for name in resources:
+                if name in ids:
+                    continue
+                rc_id = rc_obj.standard_id(name)
+                if rc_id is None:
+                    rc_id = found.classes.get(name)
+                if rc_id is not None:
+                    ids[name] = rc_id
+                elif unknown is None:
+                    unknown = name
+    return ids, unknown
+
+
 def write_allocations(ctx, requests, known_generations=None):
     """The claim, inside the caller's writer transaction (see module
     docstring). Errors, in the order the API reports them: consumer
     generation (409), unknown provider (400), unknown class (400),
     inventory/capacity (409); races raise ConsumerRace / ProviderRace.
 
+    Statements for a new consumer: lock the providers, insert-or-ignore
+    project and user, read ids and consumers (one UNION), read providers
+    + inventory + usage (one), insert the consumer, CAS the provider,
+    insert the allocations.
+
     ``known_generations`` ({rp id: generation}) overrides what is read
     for providers the caller already checked or wrote in this transaction
     (the reshaper), so every compare-and-set descends from the client's
     generation check even on READ COMMITTED databases. Returns {rp id: new
     generation} of the providers bumped."""
-    # Insert-ignore first: on MySQL the snapshot starts at the first read.
-    projects, users, types = consumer_obj.ensure_references(
-        ctx, [r.project_id for r in requests], [r.user_id for r in requests],
-        [r.consumer_type for r in requests])
+    conn = sql.connection(ctx)
+    rp_uuids = _ordered(u for r in requests for u in r.allocations)
+    _lock_providers(conn, rp_uuids)
+    consumer_obj.touch_projects_and_users(
+        ctx, [r.project_id for r in requests], [r.user_id for r in requests])
     uuids = [r.uuid for r in requests]
-    consumers = consumer_obj.get_by_uuids(ctx, uuids)
+    found = consumer_obj.lookup(
+        ctx, [r.project_id for r in requests], [r.user_id for r in requests],
+        [r.consumer_type for r in requests],
+        [n for r in requests for res in r.allocations.values() for n in res
+         if not rc_obj.is_standard(n)], uuids)
+    consumers = found.consumers
     _check_generations(requests, consumers)
-    rps = _providers(ctx, requests)
-    rc_ids = _class_ids(ctx, requests)
-    old = _existing_allocations(ctx, uuids)
+    consumer_obj.ensure_references(
+        ctx, found, [r.project_id for r in requests],
+        [r.user_id for r in requests], [r.consumer_type for r in requests])
+    rc_ids, unknown_class = _class_ids(requests, found)
+    providers, inventories = _read_providers(conn, rp_uuids, rc_ids.values())
+    for rp_uuid in rp_uuids:
+        if rp_uuid not in providers:
+            raise ProviderMissing(uuid=rp_uuid)
+    if unknown_class is not None:
+        raise exception.ResourceClassNotFound(name=unknown_class)
+    old = _existing_allocations(conn, sorted(consumers))
 
-    rps_by_id = {row.id: row for row in rps.values()}
-    generations = {row.id: row.generation for row in rps.values()}
+    rp_uuid_of = {p[0]: p[1] for p in providers.values()}
+    generations = {p[0]: p[2] for p in providers.values()}
     own = collections.Counter()
-    for row in old:
-        own[(row.resource_provider_id, row.resource_class_id)] += row.used
-        rps_by_id.setdefault(row.resource_provider_id, row)
-        generations.setdefault(row.resource_provider_id, row.generation)
+    for _c, rp_id, rc_id, used, rp_uuid, generation in old:
+        own[(rp_id, rc_id)] += used
+        rp_uuid_of.setdefault(rp_id, rp_uuid)
+        generations.setdefault(rp_id, generation)
     for rp_id, generation in (known_generations or {}).items():
         if rp_id in generations:
             generations[rp_id] = generation
@@ -320,47 +364,51 @@ def write_allocations(ctx, requests, known_generations=None):
     to_bump = set()
     for req in requests:
         for rp_uuid, resources in req.allocations.items():
-            rp_id = rps[rp_uuid].id
+            rp_id = providers[rp_uuid][0]
             to_bump.add(rp_id)
             for rc_name, amount in resources.items():
                 rc_id = rc_ids[rc_name]
                 wanted.setdefault((rp_id, rc_id), []).append(amount)
-                new_rows.append({'consumer_id': req.uuid,
-                                 'resource_provider_id': rp_id,
-                                 'resource_class_id': rc_id, 'used': amount})
+                new_rows.append((rp_id, req.uuid, rc_id, amount))
         if not req.allocations:
             # Clearing a consumer bumps the providers it leaves.
-            to_bump.update(row.resource_provider_id for row in old
-                           if row.consumer_id == req.uuid)
+            to_bump.update(row[1] for row in old if row[0] == req.uuid)
     if wanted:
         try:
-            _check_capacity(ctx, wanted, own, rps_by_id,
+            _check_capacity(wanted, own, inventories, rp_uuid_of,
                             {v: k for k, v in rc_ids.items()})
         except InvalidAllocation:
-            _raise_if_changed(ctx, uuids, consumers, rps_by_id, generations)
+            if old:
+                _raise_if_changed(ctx, uuids, consumers, rp_uuid_of,
+                                  generations)
             raise
 
-    # Locks in a global order: consumers by uuid, then providers by id.
+    # Locks in a global order: the named providers (above), consumers by
+    # uuid, then the providers only left behind.
     for req in sorted(requests, key=lambda r: r.uuid):
-        _write_consumer(ctx, req, consumers.get(req.uuid), projects, users,
-                        types)
+        _write_consumer(ctx, req, consumers.get(req.uuid), found)
     bumped = {}
     for rp_id in sorted(to_bump):
         try:
             bumped[rp_id] = rp_obj.increment_generation(
                 ctx, rp_id, generations[rp_id])
         except exception.ResourceProviderConcurrentUpdateDetected:
-            raise ProviderRace(rps_by_id[rp_id].uuid, generations[rp_id])
+            raise ProviderRace(rp_uuid_of[rp_id], generations[rp_id])
 
     if old:
-        ctx.session.execute(
-            sa.delete(ALLOC).where(ALLOC.c.consumer_id.in_(uuids)))
+        sql.execute(conn, 'DELETE FROM allocations WHERE consumer_id IN (' +
+                    sql.marks(len(consumers)) + ')', sorted(consumers))
     if new_rows:
-        ctx.session.execute(sa.insert(ALLOC), new_rows)
+        created = sql.now(conn)
+        sql.execute(
+            conn, 'INSERT INTO allocations (resource_provider_id, '
+            'consumer_id, resource_class_id, used, created_at) VALUES ' +
+            ', '.join(['(%s, %s, %s, %s, %s)'] * len(new_rows)),
+            [v for row in new_rows for v in row + (created,)])
     return bumped
 
 
-def _raise_if_changed(ctx, uuids, consumers, rps_by_id, generations):
+def _raise_if_changed(ctx, uuids, consumers, rp_uuid_of, generations):
     """Blame a race, not the request, for a failed capacity check when
     what we read first has changed since: on READ COMMITTED (PostgreSQL)
     each statement sees the latest commits, so the check may have mixed
@@ -368,13 +416,15 @@ def _raise_if_changed(ctx, uuids, consumers, rps_by_id, generations):
     racer taking over a consumer's resources would see "capacity"). A
     moved provider retries (the next attempt reports the real reason);
     a changed consumer is a ConsumerRace. On snapshot databases nothing
-    changes and the capacity error stands."""
-    rp_ids = sorted(rps_by_id)
+    changes and the capacity error stands. (Only needed when the
+    consumers held allocations: a new consumer's check reads its
+    providers' usage and generations in one statement.)"""
+    rp_ids = sorted(rp_uuid_of)
     now = dict(ctx.session.execute(
         sa.select(RP.c.id, RP.c.generation).where(RP.c.id.in_(rp_ids))).all())
     for rp_id in rp_ids:
         if now.get(rp_id) != generations[rp_id]:
-            raise ProviderRace(rps_by_id[rp_id].uuid, generations[rp_id])
+            raise ProviderRace(rp_uuid_of[rp_id], generations[rp_id])
     fresh = consumer_obj.get_by_uuids(ctx, uuids)
     for uuid in sorted(set(uuids)):
         before, after = consumers.get(uuid), fresh.get(uuid)
@@ -383,12 +433,12 @@ def _raise_if_changed(ctx, uuids, consumers, rps_by_id, generations):
             raise ConsumerRace(uuid, seen)
 
 
-def _write_consumer(ctx, req, row, projects, users, types):
+def _write_consumer(ctx, req, row, found):
     """Create, compare-and-set or (when emptied) delete one consumer."""
-    values = {'project_id': projects[req.project_id],
-              'user_id': users[req.user_id]}
+    values = {'project_id': found.projects[req.project_id],
+              'user_id': found.users[req.user_id]}
     if req.consumer_type is not None:
-        values['consumer_type_id'] = types[req.consumer_type]
+        values['consumer_type_id'] = found.types[req.consumer_type]
     if row is None:
         if not req.allocations and not req.keep_empty:
             return
@@ -446,9 +496,11 @@ def get_for_consumer(ctx, uuid):
                   CONSUMER.c.generation,
                   models.PROJECT.c.external_id.label('project_id'),
                   models.USER.c.external_id.label('user_id'),
-                  ctype.c.name.label('consumer_type'))
+                  ctype.c.name.label('consumer_type'),
+                  models.RC.c.name.label('rc_name'))
         .select_from(
             ALLOC.join(RP, ALLOC.c.resource_provider_id == RP.c.id)
+            .outerjoin(models.RC, ALLOC.c.resource_class_id == models.RC.c.id)
             .outerjoin(CONSUMER, ALLOC.c.consumer_id == CONSUMER.c.uuid)
             .outerjoin(models.PROJECT,
                        CONSUMER.c.project_id == models.PROJECT.c.id)
@@ -456,7 +508,13 @@ def get_for_consumer(ctx, uuid):
             .outerjoin(ctype, CONSUMER.c.consumer_type_id == ctype.c.id))
         .where(ALLOC.c.consumer_id == uuid)
         .order_by(ALLOC.c.id)).all()
-    names = rc_obj.names_from_ids(ctx, {r.resource_class_id for r in rows})
+    # Class names joined in (standard classes have rows too), so a
+    # consumer of custom classes costs no second query.
+    names = {r.resource_class_id: r.rc_name for r in rows
+             if r.rc_name is not None}
+    missing = {r.resource_class_id for r in rows} - set(names)
+    if missing:
+        names.update(rc_obj.names_from_ids(ctx, missing))
     return rows, names
 
 

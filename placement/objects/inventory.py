@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.db import sql
 from placement import exception
 from placement.objects import capacity as capacity_mod
 from placement.objects import resource_class as rc_obj
@@ -110,17 +111,38 @@ def _check_not_in_use(ctx, rp, rc_ids):
 
 
 def _existing(ctx, rp_id):
-    return {r.resource_class_id: r
-            for r in ctx.session.execute(_select(rp_id))}
+    """{rc id: allocation ratio} of the provider's inventory (the rest of
+    each record is not needed to replace it)."""
+    return dict(sql.execute(
+        sql.connection(ctx), 'SELECT resource_class_id, allocation_ratio '
+        'FROM inventories WHERE resource_provider_id = %s', (rp_id,)).all())
+
+
+_INSERT_SQL = ('INSERT INTO inventories (resource_provider_id, '
+               'resource_class_id, total, reserved, min_unit, max_unit, '
+               'step_size, allocation_ratio, created_at) VALUES ')
+
+
+def _insert_many(ctx, rp, records, rc_name=None):
+    """Insert {rc id: record} in one statement; InventoryExists (naming
+    ``rc_name`` or the first class) if one is there already."""
+    if not records:
+        return
+    conn = sql.connection(ctx)
+    created = sql.now(conn)
+    params = []
+    for rc_id, record in records.items():
+        params += [rp.id, rc_id] + [record[k] for k in FIELDS] + [created]
+    try:
+        sql.execute(conn, _INSERT_SQL + ', '.join(
+            ['(%s, %s, %s, %s, %s, %s, %s, %s, %s)'] * len(records)), params)
+    except db_exc.DBDuplicateEntry:
+        raise InventoryExists(resource_class=rc_name or next(iter(records)),
+                              resource_provider=rp.uuid)
 
 
 def _insert(ctx, rp, rc_id, record, rc_name=None):
-    try:
-        ctx.session.execute(sa.insert(INV).values(
-            resource_provider_id=rp.id, resource_class_id=rc_id, **record))
-    except db_exc.DBDuplicateEntry:
-        raise InventoryExists(resource_class=rc_name or rc_id,
-                              resource_provider=rp.uuid)
+    _insert_many(ctx, rp, {rc_id: record}, rc_name)
 
 
 def _update(ctx, rp_id, rc_id, record):
@@ -178,8 +200,8 @@ def replace_all(ctx, rp, generation, records):
     for rc_id, record in records.items():
         if rc_id in existing:
             _update(ctx, rp.id, rc_id, record)
-        else:
-            _insert(ctx, rp, rc_id, record)
+    _insert_many(ctx, rp, {rc_id: record for rc_id, record in records.items()
+                           if rc_id not in existing})
     return new_generation
 
 

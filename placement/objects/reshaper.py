@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from placement.db import models
 from placement import exception
 from placement.objects import allocation as alloc_obj
-from placement.objects import consumer as consumer_obj
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_class as rc_obj
 
@@ -46,10 +45,6 @@ class InventoryChange(object):
 
 
 def _reshape(ctx, changes, requests):
-    # Insert-ignore first (MySQL's snapshot starts at the first read).
-    consumer_obj.ensure_references(
-        ctx, [r.project_id for r in requests], [r.user_id for r in requests],
-        [r.consumer_type for r in requests])
     providers = []
     for change in changes:
         rp = ctx.session.execute(

@@ -21,6 +21,12 @@ def is_standard(name):
     return name in _STANDARD_IDS
 
 
+def standard_id(name):
+    """The fixed id of standard class ``name``, or None."""
+    return _STANDARD_IDS.get(name)
+
+
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def ensure_standard_classes(ctx):
     """Insert any missing standard class (never deletes or renames)."""

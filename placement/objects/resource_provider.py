@@ -1,12 +1,12 @@
 """Resource providers: lookup, trees, and the compare-and-set generation
 update every provider-changing write goes through."""
 
-from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.db import sql
 from placement import exception
 from placement.objects import capacity
 
@@ -27,15 +27,37 @@ def _provider_select():
           .outerjoin(root, RP.c.root_provider_id == root.c.id))
 
 
+# _provider_select() as driver SQL, for the per-request lookups.
+_PROVIDER_SQL = (
+    'SELECT p.id, p.uuid, p.name, p.generation, p.parent_provider_id, '
+    'p.root_provider_id, p.created_at, p.updated_at, '
+    'parent.uuid AS parent_provider_uuid, root.uuid AS root_provider_uuid '
+    'FROM resource_providers p '
+    'LEFT JOIN resource_providers parent ON parent.id = p.parent_provider_id '
+    'LEFT JOIN resource_providers root ON root.id = p.root_provider_id '
+    'WHERE p.{column} = %s')
+
+
+def _provider_row(ctx, column, value):
+    conn = sql.connection(ctx)
+    if conn.dialect.name == 'sqlite':
+        # The driver returns SQLite's text timestamps as text: let
+        # SQLAlchemy type the row.
+        row = ctx.session.execute(_provider_select().where(
+            RP.c[column] == value)).first()
+    else:
+        row = sql.execute(conn, _PROVIDER_SQL.format(column=column),
+                          (value,)).first()
+    if row is None:
+        raise exception.ResourceProviderNotFound()
+    return row
+
+
 @db_api.context_manager.reader
 def get_by_uuid(ctx, uuid):
     """The provider row (with parent/root uuids) or
     ResourceProviderNotFound."""
-    row = ctx.session.execute(
-        _provider_select().where(RP.c.uuid == uuid)).first()
-    if row is None:
-        raise exception.ResourceProviderNotFound()
-    return row
+    return _provider_row(ctx, 'uuid', uuid)
 
 
 # ------------------------------------------------------------------------
@@ -53,14 +75,17 @@ def _lock_where(ctx, clause, **values):
         sa.update(RP).where(clause).values(**values)).rowcount
 
 
-def _provider_cas(ctx, rp_id, seen, **values):
-    """_lock_where() on one provider, verifying its generation is still
-    ``seen`` (unless None); ResourceProviderConcurrentUpdateDetected when
-    it is not (or the provider is gone)."""
-    clause = RP.c.id == rp_id
+def _provider_cas(ctx, rp_id, seen):
+    """Lock one provider row (a no-op UPDATE), verifying its generation is
+    still ``seen`` (unless None); ResourceProviderConcurrentUpdateDetected
+    when it is not (or the provider is gone)."""
+    statement = 'UPDATE resource_providers SET updated_at = updated_at ' \
+        'WHERE id = %s'
+    params = [rp_id]
     if seen is not None:
-        clause = sa.and_(clause, RP.c.generation == seen)
-    if _lock_where(ctx, clause, **values) != 1:
+        statement += ' AND generation = %s'
+        params.append(seen)
+    if sql.execute(sql.connection(ctx), statement, params).rowcount != 1:
         raise exception.ResourceProviderConcurrentUpdateDetected()
 
 
@@ -68,8 +93,14 @@ def increment_generation(ctx, rp_id, expected_generation):
     """Compare-and-set ``generation = expected + 1`` in the caller's
     transaction; ResourceProviderConcurrentUpdateDetected when another
     writer got there first. Returns the new generation."""
-    _provider_cas(ctx, rp_id, expected_generation,
-                  generation=expected_generation + 1)
+    conn = sql.connection(ctx)
+    matched = sql.execute(
+        conn, 'UPDATE resource_providers SET generation = %s, '
+        'updated_at = %s WHERE id = %s AND generation = %s',
+        (expected_generation + 1, sql.now(conn), rp_id,
+         expected_generation)).rowcount
+    if matched != 1:
+        raise exception.ResourceProviderConcurrentUpdateDetected()
     return expected_generation + 1
 
 
@@ -96,25 +127,26 @@ def associated_ids(ctx, column, rp_id):
     as the transaction's first read: MySQL's snapshot then starts after
     the lock was granted and sees every earlier writer's rows. (A locking
     read would take gap locks that deadlock writers of other providers.)"""
-    return set(ctx.session.execute(
-        sa.select(column).where(
-            column.table.c.resource_provider_id == rp_id)).scalars())
+    return set(row[0] for row in sql.execute(
+        sql.connection(ctx), 'SELECT {c} FROM {t} WHERE '
+        'resource_provider_id = %s'.format(c=column.name,
+                                           t=column.table.name), (rp_id,)))
 
 
 def replace_associations(ctx, column, rp_id, current, wanted):
     """Turn the provider's ``current`` set of ``column`` values (trait or
     aggregate ids) into ``wanted``: delete the removed, insert the added
     (ignoring rows a racer inserted)."""
-    table = column.table
-    removed = current - wanted
+    conn = sql.connection(ctx)
+    table = column.table.name
+    removed = sorted(current - wanted)
     if removed:
-        ctx.session.execute(sa.delete(table).where(
-            table.c.resource_provider_id == rp_id).where(
-            column.in_(sorted(removed))))
-    db_api.insert_ignore_duplicates(
-        ctx.session, table,
-        [{'resource_provider_id': rp_id, column.name: value}
-         for value in sorted(wanted - current)])
+        statement = ('DELETE FROM {t} WHERE resource_provider_id = %s '
+                     'AND {c} IN ({m})').format(
+            t=table, c=column.name, m=sql.marks(len(removed)))
+        sql.execute(conn, statement, [rp_id] + removed)
+    sql.insert_ignore(conn, table, ('resource_provider_id', column.name),
+                      [(rp_id, value) for value in sorted(wanted - current)])
 
 
 # ------------------------------------------------------------------------
@@ -217,15 +249,14 @@ def current_generation(ctx, uuid):
 # ------------------------------------------------------------------------
 # Create
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 def create(ctx, uuid, name, parent_uuid=None):
     """Insert a provider (root, or child of ``parent_uuid``) and return its
     row. DuplicateProvider / InvalidParent on failure."""
     try:
-        rp_id = _create(ctx, uuid, name, parent_uuid)
+        return _create(ctx, uuid, name, parent_uuid)
     except db_exc.DBDuplicateEntry as exc:
         raise _translate_duplicate(ctx, exc, name, uuid)
-    return get_by_id(ctx, rp_id)
 
 
 @db_api.context_manager.writer
@@ -242,26 +273,26 @@ def _create(ctx, uuid, name, parent_uuid):
         if parent is None:
             raise InvalidParent(PARENT_NOT_FOUND)
     # A taken name or uuid surfaces as DBDuplicateEntry (see create()).
-    rp_id = ctx.session.execute(
-        sa.insert(RP).values(
-            uuid=uuid, name=name, generation=0,
-            parent_provider_id=parent.id if parent else None,
-            root_provider_id=parent.root_provider_id if parent else None)
-    ).inserted_primary_key[0]
+    conn = sql.connection(ctx)
+    insert = ('INSERT INTO resource_providers (uuid, name, generation, '
+              'parent_provider_id, root_provider_id, created_at) '
+              'VALUES (%s, %s, 0, %s, %s, %s)')
+    params = (uuid, name, parent.id if parent else None,
+              parent.root_provider_id if parent else None, sql.now(conn))
+    if conn.dialect.name == 'postgresql':
+        rp_id = sql.execute(conn, insert + ' RETURNING id', params).scalar()
+    else:
+        rp_id = sql.execute(conn, insert, params).lastrowid
     if parent is None:
-        ctx.session.execute(
-            sa.update(RP).where(RP.c.id == rp_id)
-            .values(root_provider_id=rp_id, updated_at=None))
-    return rp_id
+        sql.execute(conn, 'UPDATE resource_providers SET root_provider_id = '
+                    'id WHERE id = %s', (rp_id,))
+    # Read back in this transaction (no second one for the response).
+    return _provider_row(ctx, 'id', rp_id)
 
 
 @db_api.context_manager.reader
 def get_by_id(ctx, rp_id):
-    row = ctx.session.execute(
-        _provider_select().where(RP.c.id == rp_id)).first()
-    if row is None:
-        raise exception.ResourceProviderNotFound()
-    return row
+    return _provider_row(ctx, 'id', rp_id)
 
 
 # ------------------------------------------------------------------------
@@ -270,7 +301,7 @@ def get_by_id(ctx, rp_id):
 _UNCHANGED = object()
 
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 def update(ctx, uuid, name, parent_uuid=_UNCHANGED, allow_reparent=False):
     """Rename a provider and optionally change its parent (``parent_uuid``
     None = make it a root). A parent change rewrites the root of the whole
@@ -367,7 +398,7 @@ def _change_parent(ctx, uuid, parent_uuid, allow_reparent):
 # ------------------------------------------------------------------------
 # Delete
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def delete(ctx, uuid):
     """Delete a provider with its inventories, aggregate and trait

@@ -13,6 +13,7 @@ from placement.objects import resource_provider as rp_obj
 CUSTOM_PREFIX = 'CUSTOM_'
 
 
+@db_api.retry_on_deadlock
 @db_api.context_manager.writer
 def ensure_standard_traits(ctx):
     """Insert any missing os-traits name (never deletes). Safe when several

@@ -7,6 +7,12 @@ Backends: ``sqlite`` (a file in a temp dir, so threads can share it),
 match the local services of the development machines). An unreachable
 server skips its tests, unless ``PLACEMENT_TEST_DB_REQUIRED=1``, which
 makes it a failure (CI sets it).
+
+``galera`` is a MariaDB Galera cluster: ``PLACEMENT_TEST_GALERA_URLS``
+lists one URL per node, comma separated (``tools/galera-cluster.sh urls``
+prints them); its tests are skipped when it is unset (failed when the
+servers are required). The test database is created through the first
+node; ``galera_node_url`` points the same database at another node.
 """
 
 import os
@@ -35,8 +41,22 @@ SERVER_URLS = {
         'PLACEMENT_TEST_POSTGRESQL_URL',
         'postgresql+psycopg2://postgres@127.0.0.1:5432/test'),
 }
+GALERA_URLS = [url.strip() for url in os.environ.get(
+    'PLACEMENT_TEST_GALERA_URLS', '').split(',') if url.strip()]
+if GALERA_URLS:
+    SERVER_URLS['galera'] = GALERA_URLS[0]
 BACKENDS = ('sqlite', 'mysql', 'postgresql')
 _REACHABLE = {}
+# The SQLAlchemy dialect of each server backend.
+DIALECTS = {'mysql': 'mysql', 'galera': 'mysql', 'postgresql': 'postgresql'}
+
+
+def galera_node_url(url, node):
+    """``url`` (a database on the cluster) through Galera node ``node``."""
+    url = sa.engine.make_url(url)
+    node_url = sa.engine.make_url(GALERA_URLS[node])
+    return url.set(host=node_url.host, port=node_url.port).render_as_string(
+        hide_password=False)
 
 
 def db_required():
@@ -45,6 +65,8 @@ def db_required():
 
 
 def _server_reachable(backend):
+    if backend == 'galera' and not GALERA_URLS:
+        return 'PLACEMENT_TEST_GALERA_URLS is not set'
     if backend not in _REACHABLE:
         try:
             engine = sa.create_engine(SERVER_URLS[backend])
@@ -105,7 +127,7 @@ class Database(fixtures.Fixture):
         with admin.connect() as conn:
             conn.execute(sa.text('CREATE DATABASE %s' % name))
         url = sa.engine.make_url(SERVER_URLS[self.backend]).set(database=name)
-        if self.backend == 'mysql':
+        if DIALECTS[self.backend] == 'mysql':
             url = url.update_query_dict({'charset': 'utf8mb4'})
 
         def drop():
@@ -135,10 +157,15 @@ class Database(fixtures.Fixture):
         # process-wide context manager for the fixture's lifetime.
         factory = db_api.context_manager.make_new_manager()
         db_conf = self.conf.placement_database
+        extra = {}
+        if self.backend == 'galera':
+            # The test's own reads (checks after a race) see every write
+            # the cluster committed before them, whichever node took it.
+            extra['mysql_wsrep_sync_wait'] = 1
         factory.configure(connection=self.url,
                           sqlite_synchronous=False,
                           mysql_sql_mode=db_conf.mysql_sql_mode,
-                          max_pool_size=20, max_overflow=20)
+                          max_pool_size=20, max_overflow=20, **extra)
         reset = db_api.context_manager.patch_factory(factory)
         self.addCleanup(reset)
         self.engine = factory.writer.get_engine()

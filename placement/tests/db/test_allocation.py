@@ -2,12 +2,15 @@
 generations, lifecycle, retries on provider races and deadlocks, and the
 compare-and-set protections a real race would hit."""
 
+import threading
+import time
 from unittest import mock
 import uuid
 
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
+from placement.db import api as db_api
 from placement.db import models
 from placement import exception
 from placement.objects import allocation as alloc_obj
@@ -125,8 +128,8 @@ class _ClaimTests(_Base):
     def test_consumer_generation_conflict_is_not_retried(self):
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
-        with mock.patch.object(consumer_obj, 'get_by_uuids',
-                               wraps=consumer_obj.get_by_uuids) as read:
+        with mock.patch.object(consumer_obj, 'lookup',
+                               wraps=consumer_obj.lookup) as read:
             exc = self.assertRaises(
                 alloc_obj.ConsumerGenerationConflict, alloc_obj.replace_all,
                 self.ctx, [self.request(consumer, 3, None)])
@@ -143,6 +146,16 @@ class _ClaimTests(_Base):
                           self.ctx, consumer)
 
 
+def _unseen(lookup):
+    """A consumer_obj.lookup that misses every consumer (as if read before
+    another writer created them)."""
+    def wrapper(*args):
+        found = lookup(*args)
+        found.consumers = {}
+        return found
+    return wrapper
+
+
 class _BackendClaimTests(_Base):
     """What each database must enforce itself: unique keys, row CAS,
     portable GROUP BY."""
@@ -152,14 +165,16 @@ class _BackendClaimTests(_Base):
         # the consumer before another writer committed must not win.
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 2)])
-        real = consumer_obj.get_by_uuids
+        real = consumer_obj.lookup
 
-        def stale(ctx, uuids):
-            rows = real(ctx, uuids)
-            return {k: mock.Mock(id=v.id, generation=v.generation - 1)
-                    for k, v in rows.items()}
+        def stale(*args):
+            found = real(*args)
+            found.consumers = {
+                k: v._replace(generation=v.generation - 1)
+                for k, v in found.consumers.items()}
+            return found
 
-        with mock.patch.object(consumer_obj, 'get_by_uuids', stale):
+        with mock.patch.object(consumer_obj, 'lookup', stale):
             exc = self.assertRaises(
                 alloc_obj.ConsumerRace, alloc_obj.replace_all, self.ctx,
                 [self.request(consumer, 3)])
@@ -169,8 +184,8 @@ class _BackendClaimTests(_Base):
     def test_concurrent_creation_hits_the_unique_key(self):
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, None)])
-        with mock.patch.object(consumer_obj, 'get_by_uuids',
-                               return_value={}):
+        with mock.patch.object(consumer_obj, 'lookup',
+                               side_effect=_unseen(consumer_obj.lookup)):
             exc = self.assertRaises(
                 alloc_obj.ConsumerRace, alloc_obj.replace_all, self.ctx,
                 [self.request(consumer, 3, None)])
@@ -195,5 +210,109 @@ class _BackendClaimTests(_Base):
         self.assertEqual({'VCPU': 6}, usage_obj.total_usages(self.ctx, 'p'))
 
 
+class _ClaimStatementTests(_Base):
+    """A claim is a handful of statements: count them."""
+
+    def _statements(self, func, *args):
+        seen = []
+
+        def record(conn, cursor, statement, *_args):
+            verb = statement.split()[0].upper()
+            if verb != 'BEGIN':  # SQLite's explicit BEGIN (test fixture)
+                seen.append(verb)
+
+        engine = db_api.get_engine()
+        sa.event.listen(engine, 'before_cursor_execute', record)
+        try:
+            func(*args)
+        finally:
+            sa.event.remove(engine, 'before_cursor_execute', record)
+        return seen
+
+    def test_new_consumer_claim(self):
+        alloc_obj.replace_all(self.ctx, [self.request(
+            str(uuid.uuid4()), 1, None)])  # project and user exist now
+        seen = self._statements(alloc_obj.replace_all, self.ctx, [
+            self.request(str(uuid.uuid4()), 1, None)])
+        # (lock providers), insert-or-ignore project and user, ids +
+        # consumers, providers + inventory + usage, insert consumer,
+        # provider CAS, insert allocations.
+        expected = ['INSERT', 'INSERT', 'SELECT', 'SELECT', 'INSERT',
+                    'UPDATE', 'INSERT']
+        if self.db.engine.dialect.name != 'sqlite':
+            expected.insert(0, 'SELECT')
+        self.assertEqual(expected, seen)
+
+    def test_stale_generation_stops_after_the_first_read(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 1, None)])
+        seen = self._statements(
+            self.assertRaises, alloc_obj.ConsumerGenerationConflict,
+            alloc_obj.replace_all, self.ctx,
+            [self.request(consumer, 2, 0)])
+        self.assertLessEqual(len(seen), 4)
+
+
+class _ClaimLockTests(_Base):
+    """Claims on one provider queue on its row lock instead of failing
+    their compare-and-set and retrying."""
+
+    def _lock_waiters(self, conn):
+        if conn.dialect.name == 'postgresql':
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "wait_event_type = 'Lock' AND datname = current_database()")
+            ).scalar()
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM information_schema.innodb_trx "
+            "WHERE trx_state = 'LOCK WAIT'")).scalar()
+
+    def test_claim_waits_for_a_concurrent_writer(self):
+        real = rp_obj.increment_generation
+        calls = []
+
+        def counting(ctx, rp_id, expected):
+            calls.append(expected)
+            return real(ctx, rp_id, expected)
+
+        consumer = str(uuid.uuid4())
+        errors = []
+
+        def claim():
+            try:
+                alloc_obj.replace_all(
+                    self.ctx, [self.request(consumer, 2, None)])
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        writer = self.db.engine.connect()
+        self.addCleanup(writer.close)
+        observer = self.db.engine.connect()
+        self.addCleanup(observer.close)
+        with mock.patch.object(rp_obj, 'increment_generation', counting):
+            tx = writer.begin()
+            # Another writer of the provider holds its row and moves it.
+            writer.execute(sa.update(models.RP).where(
+                models.RP.c.id == self.rp_id).values(
+                generation=models.RP.c.generation + 1))
+            thread = threading.Thread(target=claim)
+            thread.start()
+            deadline = time.monotonic() + 30
+            while (self._lock_waiters(observer) < 1 and
+                   time.monotonic() < deadline):
+                observer.rollback()
+                time.sleep(0.05)
+            observer.rollback()
+            tx.commit()
+            thread.join(60)
+        self.assertEqual([], errors)
+        # One compare-and-set, from the generation the other writer left.
+        self.assertEqual([1], calls)
+        self.assertEqual(2, self.rp_generation())
+
+
 fixtures.for_each_backend(globals(), _ClaimTests, backends=('sqlite',))
 fixtures.for_each_backend(globals(), _BackendClaimTests)
+fixtures.for_each_backend(globals(), _ClaimStatementTests)
+fixtures.for_each_backend(globals(), _ClaimLockTests,
+                          backends=('mysql', 'postgresql'))

@@ -144,15 +144,10 @@ class _ConflictTests(_AppCase):
         # commit that our first read of the consumer did not: the 409 then
         # blames the race, not capacity.
         self.assertEqual(204, self.put(None)[0])
-        real = consumer_obj.get_by_uuids
-        calls = []
-
-        def gone_on_second_read(ctx, uuids):
-            calls.append(uuids)
-            return real(ctx, uuids) if len(calls) == 1 else {}
-
+        # The claim reads the consumer once (consumer_obj.lookup); the
+        # re-check after the failed capacity check finds it gone.
         with mock.patch.object(consumer_obj, 'get_by_uuids',
-                               side_effect=gone_on_second_read):
+                               return_value={}):
             status, body = self.put(
                 1, allocations={self.rp_uuid: {'resources': {'VCPU': 9}}})
         self.assertEqual(409, status)
@@ -182,8 +177,14 @@ class _ConflictTests(_AppCase):
 
     def test_consumer_created_by_someone_else_first(self):
         self.assertEqual(204, self.put(None)[0])
-        with mock.patch.object(consumer_obj, 'get_by_uuids',
-                               return_value={}):
+        real = consumer_obj.lookup
+
+        def unseen(*args):
+            found = real(*args)
+            found.consumers = {}
+            return found
+
+        with mock.patch.object(consumer_obj, 'lookup', side_effect=unseen):
             status, body = self.put(None)
         self.assertEqual(409, status)
         error = body['errors'][0]

@@ -26,11 +26,13 @@ MERGERS = 5
 REPEATS = {'sqlite': 2, 'mysql': 1, 'postgresql': 1}
 
 
-class _AllocationRaces(base.AppClient):
+class AllocationChecks(base.AppClient):
+    """Helpers that build providers, write allocations and check the
+    invariants; shared with the Galera tests (test_galera)."""
 
     def setUp(self):
         super().setUp()
-        self.repeats = REPEATS[self.backend]
+        self.repeats = REPEATS.get(self.backend, 1)
         self.capacities = {}
         # Providers a test deliberately leaves over capacity: their usage
         # may not exceed this instead.
@@ -129,6 +131,9 @@ class _AllocationRaces(base.AppClient):
     def allocations_of(self, allocs, consumer):
         return sorted((a.uuid, a.used) for a in allocs
                       if a.consumer_id == consumer)
+
+
+class _AllocationRaces(AllocationChecks):
 
     # -- tests ------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import uuid
 
 import testtools
 
-from placement.bench import server as bench_server
+from tools.bench import server as bench_server
 
 MICROVERSION = '1.39'
 PROJECT = str(uuid.uuid4())

@@ -2,7 +2,7 @@
 
 import testtools
 
-from placement.bench import stats
+from tools.bench import stats
 
 
 class TestPercentile(testtools.TestCase):

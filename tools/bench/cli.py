@@ -2,9 +2,9 @@
 
 Examples::
 
-    python -m placement.bench --quick                 # smoke run, own server
-    python -m placement.bench --url http://127.0.0.1:8778
-    python -m placement.bench --db-url postgresql+psycopg2://postgres@127.0.0.1 \\
+    python -m tools.bench --quick                 # smoke run, own server
+    python -m tools.bench --url http://127.0.0.1:8778
+    python -m tools.bench --db-url postgresql+psycopg2://postgres@127.0.0.1 \\
         --baseline-start-command \\
         '/work/upstream-venv/bin/gunicorn -w 1 -b 127.0.0.1:{port} \\
          placement.wsgi.api:application'
@@ -22,11 +22,11 @@ import sys
 import time
 import uuid
 
-from placement.bench import client as bench_client
-from placement.bench import clouds
-from placement.bench import server as bench_server
-from placement.bench import shapes
-from placement.bench import stats
+from tools.bench import client as bench_client
+from tools.bench import clouds
+from tools.bench import server as bench_server
+from tools.bench import shapes
+from tools.bench import stats
 
 TARGET_MS = {'a': 25, 'b': 25, 'c': 50, 'c_limit50': 50,
              'd6_isolate': 100, 'd6_none': 100, 'd8_isolate': 100,
@@ -42,7 +42,7 @@ QUICK = {'providers': 50, 'large_providers': 150, 'trees': 15,
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        prog='python -m placement.bench',
+        prog='python -m tools.bench',
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog='Start commands may use {python}, {repo}, {port}, {host} and '

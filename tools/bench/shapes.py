@@ -13,7 +13,7 @@ import time
 import urllib.parse
 import uuid
 
-from placement.bench import clouds
+from tools.bench import clouds
 
 AC = '/allocation_candidates?'
 RP = '/resource_providers?'

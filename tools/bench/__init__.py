@@ -2,5 +2,5 @@
 
 Builds clouds through the public API, then times query shapes (see
 ``shapes.py``) against one implementation and, optionally, a baseline
-implementation in the same run. Run ``python -m placement.bench --help``.
+implementation in the same run. Run ``python -m tools.bench --help``.
 """

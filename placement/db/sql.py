@@ -1,0 +1,71 @@
+"""Hand-written statements for the hot write paths.
+
+They run through SQLAlchemy's ``exec_driver_sql``: nothing is compiled
+per call, and oslo.db's error filters still turn deadlocks and duplicate
+keys into ``DBDeadlock`` / ``DBDuplicateEntry``. Statements are written
+with ``%s`` placeholders (psycopg2 and PyMySQL); SQLite gets ``?``.
+"""
+
+from oslo_utils import timeutils
+
+_SQLITE = {}
+
+
+def connection(ctx):
+    """The Connection of the caller's transaction."""
+    return ctx.session.connection()
+
+
+def marks(count):
+    """``%s, %s, ...`` for an IN list of ``count`` values."""
+    return ', '.join(['%s'] * count)
+
+
+def execute(conn, sql, params=()):
+    """Run ``sql`` with positional ``params``; the CursorResult."""
+    if conn.dialect.name == 'sqlite':
+        text = _SQLITE.get(sql)
+        if text is None:
+            text = _SQLITE[sql] = sql.replace('%s', '?')
+        sql = text
+    return conn.exec_driver_sql(sql, tuple(params))
+
+
+def for_update(conn, read=False):
+    """The row-lock suffix of a SELECT (none on SQLite, whose writers are
+    serialised by the database lock)."""
+    name = conn.dialect.name
+    if name == 'sqlite':
+        return ''
+    if read:
+        return ' LOCK IN SHARE MODE' if name == 'mysql' else ' FOR SHARE'
+    return ' FOR UPDATE'
+
+
+def now(conn):
+    """``created_at`` / ``updated_at`` value, in whole seconds (what
+    MySQL's DATETIME keeps, and all HTTP dates show), as SQLAlchemy would
+    store it (SQLite keeps DATETIME as text)."""
+    value = timeutils.utcnow().replace(microsecond=0)
+    if conn.dialect.name == 'sqlite':
+        return value.strftime('%Y-%m-%d %H:%M:%S.%f')
+    return value
+
+
+_IGNORE = {'postgresql': ('INSERT INTO ', ' ON CONFLICT DO NOTHING'),
+           'mysql': ('INSERT IGNORE INTO ', ''),
+           'sqlite': ('INSERT OR IGNORE INTO ', '')}
+
+
+def insert_ignore(conn, table, columns, rows):
+    """INSERT ``rows`` (tuples of ``columns`` values; ``created_at`` is
+    added) into ``table`` in one statement, skipping rows that collide
+    with a unique key (race-free, unlike read-then-insert)."""
+    if not rows:
+        return
+    prefix, suffix = _IGNORE[conn.dialect.name]
+    created = now(conn)
+    one = '(' + marks(len(columns) + 1) + ')'
+    execute(conn, prefix + table + ' (' + ', '.join(columns) +
+            ', created_at) VALUES ' + ', '.join([one] * len(rows)) + suffix,
+            [v for row in rows for v in tuple(row) + (created,)])
