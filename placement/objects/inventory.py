@@ -19,7 +19,7 @@ ALLOC = models.ALLOC
 # Kept under their old names for the allocation writer and the inventory
 # handler.
 capacity = capacity_mod.capacity
-columns = capacity_mod.columns
+ratio_sql = capacity_mod.ratio_sql
 
 
 # --- Inventory records -------------------------------------------------
@@ -72,7 +72,7 @@ def serialize(row):
 
 
 def _select(rp_id):
-    return sa.select(*columns()).where(
+    return sa.select(*capacity_mod.columns()).where(
         INV.c.resource_provider_id == rp_id).order_by(INV.c.id)
 
 
