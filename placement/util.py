@@ -7,8 +7,10 @@ that turns JSON the database could not store (NaN/Infinity, numbers out
 of range, NUL, lone surrogates, absurd nesting) into a 400.
 """
 
+import contextlib
 import email.utils
 import functools
+import gc
 import json
 import math
 import re
@@ -17,6 +19,10 @@ import uuid
 
 import jsonschema
 from jsonschema import _keywords as jsonschema_keywords
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
+    orjson = None
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 import webob.exc
@@ -367,12 +373,42 @@ def row_modified(row):
     return row.updated_at or row.created_at
 
 
+@contextlib.contextmanager
+def no_gc_pauses():
+    """Suspend the cyclic garbage collector while a request builds tens
+    of thousands of short-lived, acyclic objects (rows, dicts of a large
+    answer): reference counting frees them, and the collector's passes
+    over every live object would only add pauses. Restored on exit."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def dump_json(data):
+    """``data`` as JSON bytes: orjson (several times faster on the large
+    candidate answers) for plain structures, the standard encoder for
+    anything orjson does not take or would write differently (non-string
+    keys, sets, datetimes: passed through, so they raise)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(data, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        except TypeError:
+            pass
+    return jsonutils.dump_as_bytes(data)
+
+
 def json_response(req, data, status=200, last_modified=None,
-                  cache_headers=True, etag=False):
+                  cache_headers=True, etag=False, compact=False):
     """A JSON response; cache headers (≥1.15) unless told otherwise. With
     ``etag``, an ``ETag`` header, and a bodiless 304 instead when the
-    request's If-None-Match names it."""
-    body = jsonutils.dump_as_bytes(data)
+    request's If-None-Match names it. ``compact``: written by the fast
+    encoder without blanks (large answers; same JSON value), else with
+    the standard library's separators, byte for byte as upstream."""
+    body = dump_json(data) if compact else jsonutils.dump_as_bytes(data)
     if etag:
         tag = etag_lib.compute(req, body)
         if etag_lib.none_match(req, tag):

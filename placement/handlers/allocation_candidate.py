@@ -5,15 +5,12 @@ and shape the answer for the request's microversion."""
 import re
 import sys
 
-from placement.db import api as db_api
 from placement import errors
+from placement import exception
 from placement import metrics
 from placement import microversion
 from placement.objects import allocation_candidate as ac_obj
 from placement.objects import candidate_explain
-from placement.objects import candidate_engine as engine
-from placement.objects import research_context as research
-from placement.objects import resource_class as rc_obj
 from placement.policies import allocation_candidate as policies
 from placement import query_params
 from placement.schemas import allocation_candidate as schema
@@ -189,107 +186,83 @@ def _check_conflicts(groups):
             'following traits keys: %s' % ', '.join(found))
 
 
-def _resolve(ctx, groups, root_traits, same_subtree, isolate, version):
-    """An engine.Request with names resolved to ids, or None when the
-    answer is known to be empty (unknown in_tree provider)."""
-    rc_names = set()
-    for group in groups.values():
-        rc_names.update(group.resources or {})
-    rc_ids = query_params.check_resource_classes_exist(ctx, sorted(rc_names))
-    all_traits = query_params.RequiredTraits()
-    for group in groups.values():
-        if group.required is not None:
-            all_traits.any_of.extend(group.required.any_of)
-            all_traits.forbidden |= group.required.forbidden
-    if root_traits is not None:
-        all_traits.any_of.extend(root_traits.any_of)
-        all_traits.forbidden |= root_traits.forbidden
-    trait_ids = query_params.check_traits_exist(ctx, all_traits)
-    agg_uuids = set()
-    for group in groups.values():
-        if group.member_of is not None:
-            for aggs in group.member_of.any_of:
-                agg_uuids |= aggs
-            agg_uuids |= group.member_of.forbidden
-    agg_ids = research.aggregate_ids(ctx, agg_uuids)
-    tree_roots = research.provider_roots(
-        ctx, {g.in_tree for g in groups.values() if g.in_tree})
+def _allocation_requests(result, version):
+    """The ``allocation_requests`` list: plain dicts and lists, the
+    resources of one provider in class id order, providers in id order."""
+    uuid_of = {pid: p.uuid for pid, p in result.providers.items()}
+    rc_names = result.rc_names
+    dict_form = version >= DICT_ALLOCATIONS
+    mappings = version >= MAPPINGS
+    shown = {}      # the same amounts recur: one dict each (read-only)
 
-    engine_groups = []
-    for suffix, group in groups.items():
-        if group.in_tree and group.in_tree not in tree_roots:
-            return None
-        required = group.required or query_params.RequiredTraits()
-        member_of = group.member_of or query_params.MemberOf([], set())
-        engine_groups.append(engine.Group(
-            suffix=suffix,
-            resources={rc_ids[n]: a
-                       for n, a in (group.resources or {}).items()},
-            required=[frozenset(trait_ids[t] for t in term)
-                      for term in required.any_of],
-            forbidden={trait_ids[t] for t in required.forbidden},
-            member_of=[frozenset(agg_ids[u] for u in aggs if u in agg_ids)
-                       for aggs in member_of.any_of],
-            forbidden_aggs={agg_ids[u] for u in member_of.forbidden
-                            if u in agg_ids},
-            in_tree_root=tree_roots.get(group.in_tree)))
-    root_required = root_forbidden = frozenset()
-    if root_traits is not None:
-        root_required = {trait_ids[t] for term in root_traits.any_of
-                         for t in term}
-        root_forbidden = {trait_ids[t] for t in root_traits.forbidden}
-    return engine.Request(
-        engine_groups, isolate=isolate, same_subtree=same_subtree,
-        multi_provider_trees=version >= NESTED_CANDIDATES,
-        root_required=root_required, root_forbidden=root_forbidden)
+    def resources(res):
+        key = tuple(res.items())
+        named = shown.get(key)
+        if named is None:
+            named = shown[key] = {rc_names[rc]: amount
+                                  for rc, amount in sorted(res.items())}
+        return named
+
+    body = []
+    for cand in result.candidates:
+        allocations = cand.allocations
+        pids = sorted(allocations)
+        if dict_form:
+            data = {'allocations': {
+                uuid_of[pid]: {'resources': resources(allocations[pid])}
+                for pid in pids}}
+        else:
+            data = {'allocations': [
+                {'resource_provider': {'uuid': uuid_of[pid]},
+                 'resources': resources(allocations[pid])}
+                for pid in pids]}
+        if mappings:
+            data['mappings'] = {
+                suffix: [uuid_of[pid] for pid in group_pids]
+                for suffix, group_pids in sorted(cand.mappings.items())}
+        body.append(data)
+    return body
 
 
-def _allocation_request(cand, providers, rc_names, version):
-    def resources(pid):
-        return {rc_names[rc]: amount
-                for rc, amount in sorted(cand.allocations[pid].items())}
-
-    if version < DICT_ALLOCATIONS:
-        data = {'allocations': [
-            {'resource_provider': {'uuid': providers[pid].uuid},
-             'resources': resources(pid)}
-            for pid in sorted(cand.allocations)]}
-    else:
-        data = {'allocations': {
-            providers[pid].uuid: {'resources': resources(pid)}
-            for pid in sorted(cand.allocations)}}
-    if version >= MAPPINGS:
-        data['mappings'] = {
-            suffix: [providers[pid].uuid for pid in pids]
-            for suffix, pids in sorted(cand.mappings.items())}
-    return data
-
-
-def _summaries(result, requested_rcs, rc_names, version):
+def _provider_summaries(result, version):
+    """``provider_summaries``: one entry per provider of the trees used
+    (≥1.29, or when nothing is nested), else per provider used; each
+    built once."""
     providers = result.providers
     used = set()
     for cand in result.candidates:
-        used |= cand.provider_ids()
+        used.update(cand.allocations)
+        for pids in cand.mappings.values():
+            used.update(pids)
     if version >= NESTED_CANDIDATES or not result.nested:
         roots = {providers[pid].root_id for pid in used}
-        shown = sorted(p.id for p in providers.values()
+        shown = sorted(pid for pid, p in providers.items()
                        if p.root_id in roots)
     else:
         shown = sorted(used)
+    rc_names = result.rc_names
+    trait_names = result.trait_names
+    all_resources = version >= ALL_SUMMARY_RESOURCES
+    requested = result.requested
+    traits = version >= TRAITS
+    nested = version >= NESTED_CANDIDATES
     summaries = {}
+    trait_lists = {}    # providers mostly share a few trait sets
     for pid in shown:
         p = providers[pid]
-        rcs = sorted(p.inventories)
-        if version < ALL_SUMMARY_RESOURCES:
-            rcs = [rc for rc in rcs if rc in requested_rcs]
+        inventories = p.inventories
         summary = {'resources': {
-            rc_names[rc]: {'capacity': p.inventories[rc].capacity,
-                           'used': p.inventories[rc].used}
-            for rc in rcs}}
-        if version >= TRAITS:
-            summary['traits'] = [result.trait_names[t]
-                                 for t in sorted(p.traits)]
-        if version >= NESTED_CANDIDATES:
+            rc_names[rc]: {'capacity': inventories[rc].capacity,
+                           'used': inventories[rc].used}
+            for rc in sorted(inventories)
+            if all_resources or rc in requested}}
+        if traits:
+            names = trait_lists.get(p.traits)
+            if names is None:
+                names = trait_lists[p.traits] = [
+                    trait_names[t] for t in sorted(p.traits)]
+            summary['traits'] = names
+        if nested:
             parent = providers.get(p.parent_id)
             summary['parent_provider_uuid'] = parent.uuid if parent else None
             summary['root_provider_uuid'] = providers[p.root_id].uuid
@@ -299,40 +272,26 @@ def _summaries(result, requested_rcs, rc_names, version):
 
 def _search(ctx, groups, root_traits, same_subtree, isolate, limit,
             version, explain=False):
-    """Resolve names, search and shape the response body (with the
-    ``explain`` member when asked for)."""
-    request = _resolve(ctx, groups, root_traits, same_subtree, isolate,
-                       version)
-    if request is None:
-        body = {'allocation_requests': [], 'provider_summaries': {}}
-        if explain:
-            body['explain'] = candidate_explain.unknown_in_tree()
-        return body
-    conf = ctx.config.placement
-    result = ac_obj.find(
-        ctx, request, limit=limit,
-        randomize=conf.randomize_allocation_candidates,
-        max_candidates=conf.max_allocation_candidates,
-        strategy=conf.allocation_candidates_generation_strategy)
+    """Search (objects) and shape the response body for ``version``
+    (with the ``explain`` member when asked for)."""
+    try:
+        result = ac_obj.search(
+            ctx, groups, root_traits=root_traits, same_subtree=same_subtree,
+            isolate=isolate, limit=limit,
+            multi_provider_trees=version >= NESTED_CANDIDATES,
+            explain=explain)
+    except exception.ResourceClassNotFound as exc:
+        raise errors.bad_request(
+            'Invalid resource class in resources parameter: %s' % exc)
+    except exception.TraitNotFound as exc:
+        raise errors.bad_request(str(exc))
     metrics.candidates_searched(result, limit)
-
-    rc_ids = set()
-    for p in result.providers.values():
-        rc_ids.update(p.inventories)
-    rc_names = rc_obj.names_from_ids(ctx, rc_ids)
-    requested = set()
-    for group in request.groups:
-        requested.update(group.resources)
     body = {
-        'allocation_requests': [
-            _allocation_request(c, result.providers, rc_names, version)
-            for c in result.candidates],
-        'provider_summaries': _summaries(result, requested, rc_names,
-                                         version),
+        'allocation_requests': _allocation_requests(result, version),
+        'provider_summaries': _provider_summaries(result, version),
     }
     if explain:
-        body['explain'] = candidate_explain.explain(
-            ctx, request, len(body['allocation_requests']), limit)
+        body['explain'] = result.explain
     return body
 
 
@@ -368,9 +327,8 @@ def list_allocation_candidates(req):
             'The "group_policy" parameter is required when specifying more '
             'than one "resources{N}" parameter.')
 
-    # One read transaction for every lookup and the search.
-    with db_api.context_manager.reader.using(ctx):
+    with util.no_gc_pauses():
         data = _search(ctx, groups, root_traits, same_subtree,
                        group_policy == 'isolate', limit, version,
                        explain=explain)
-    return util.json_response(req, data)
+        return util.json_response(req, data, compact=True)

@@ -2,15 +2,21 @@
 in-memory engine so that only as much of the database is read, and only
 as many candidates are built, as the answer needs.
 
-``find(ctx, request, ...)`` returns a ``Result`` with the candidates, the
-loaded providers (for summaries) and trait names.
+``search(ctx, groups, ...)`` resolves the request's names and runs
+``find`` in one read transaction; ``find(ctx, request, ...)`` returns a
+``Result`` with the candidates, the loaded providers (for summaries),
+trait and resource class names.
 """
 
 import random
 
 from placement.db import api as db_api
+from placement import exception
 from placement.objects import candidate_engine as engine
+from placement.objects import candidate_explain
 from placement.objects import research_context as research
+from placement.objects import resource_class as rc_obj
+from placement.objects import trait as trait_obj
 
 # Page size bounds for the root scan when the answer is bounded, and the
 # fewest roots one bounded scan examines.
@@ -21,7 +27,10 @@ _MIN_WINDOW = 128
 class Result(object):
     """``candidates`` (engine.Candidate list), ``providers`` {id:
     engine.Provider} of every loaded tree, ``trait_names`` {id: name},
-    ``nested`` (does any provider have a parent)."""
+    ``nested`` (does any provider have a parent); after ``search`` also
+    ``rc_names`` {id: name} of every loaded inventory's class,
+    ``requested`` (the requested class ids) and ``explain`` (when
+    asked for)."""
 
     def __init__(self, candidates=(), providers=None, trait_names=None,
                  nested=False):
@@ -29,6 +38,110 @@ class Result(object):
         self.providers = providers or {}
         self.trait_names = trait_names or {}
         self.nested = nested
+        self.rc_names = {}
+        self.requested = set()
+        self.explain = None
+
+
+def _trait_ids(ctx, groups, root_traits):
+    """{name: id} of every trait the request names; TraitNotFound."""
+    names = set()
+    for traits in [g.required for g in groups] + [root_traits]:
+        if traits is not None:
+            names |= traits.names()
+    return trait_obj.ids_from_names(ctx, names)
+
+
+def resolve(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
+            multi_provider_trees=True):
+    """An engine.Request for the parsed ``groups`` ({suffix: group with
+    ``resources`` {rc name: amount}, ``required`` / ``root_traits``
+    (query_params.RequiredTraits), ``member_of`` (query_params.MemberOf),
+    ``in_tree`` (uuid), each possibly None}) with names resolved to ids;
+    None when the answer is known to be empty (unknown in_tree
+    provider). ResourceClassNotFound (the first unknown class in name
+    order) or TraitNotFound name what does not exist."""
+    rc_names = set()
+    for group in groups.values():
+        rc_names.update(group.resources or {})
+    rc_ids = rc_obj.ids_from_names(ctx, rc_names)
+    for name in sorted(rc_names):
+        if name not in rc_ids:
+            raise exception.ResourceClassNotFound(name=name)
+    trait_ids = _trait_ids(ctx, groups.values(), root_traits)
+    agg_uuids = set()
+    for group in groups.values():
+        if group.member_of is not None:
+            for aggs in group.member_of.any_of:
+                agg_uuids |= aggs
+            agg_uuids |= group.member_of.forbidden
+    agg_ids = research.aggregate_ids(ctx, agg_uuids)
+    tree_roots = research.provider_roots(
+        ctx, {g.in_tree for g in groups.values() if g.in_tree})
+
+    engine_groups = []
+    for suffix, group in groups.items():
+        if group.in_tree and group.in_tree not in tree_roots:
+            return None
+        any_of = group.required.any_of if group.required else []
+        forbidden = group.required.forbidden if group.required else ()
+        member_of = group.member_of.any_of if group.member_of else []
+        no_aggs = group.member_of.forbidden if group.member_of else ()
+        engine_groups.append(engine.Group(
+            suffix=suffix,
+            resources={rc_ids[n]: a
+                       for n, a in (group.resources or {}).items()},
+            required=[frozenset(trait_ids[t] for t in term)
+                      for term in any_of],
+            forbidden={trait_ids[t] for t in forbidden},
+            member_of=[frozenset(agg_ids[u] for u in aggs if u in agg_ids)
+                       for aggs in member_of],
+            forbidden_aggs={agg_ids[u] for u in no_aggs if u in agg_ids},
+            in_tree_root=tree_roots.get(group.in_tree)))
+    root_required = root_forbidden = frozenset()
+    if root_traits is not None:
+        root_required = {trait_ids[t] for term in root_traits.any_of
+                         for t in term}
+        root_forbidden = {trait_ids[t] for t in root_traits.forbidden}
+    return engine.Request(
+        engine_groups, isolate=isolate, same_subtree=same_subtree,
+        multi_provider_trees=multi_provider_trees,
+        root_required=root_required, root_forbidden=root_forbidden)
+
+
+@db_api.context_manager.reader
+def search(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
+           multi_provider_trees=True, limit=None, explain=False):
+    """Resolve (see ``resolve``) and ``find`` in one read transaction,
+    with the service's candidate options; a Result with ``rc_names``
+    and ``requested`` filled in, and with ``explain`` the explain member
+    (candidate_explain) read in the same transaction."""
+    request = resolve(ctx, groups, root_traits, same_subtree, isolate,
+                      multi_provider_trees)
+    if request is None:
+        result = Result()
+        if explain:
+            result.explain = candidate_explain.unknown_in_tree()
+        return result
+    conf = ctx.config.placement
+    result = find(
+        ctx, request, limit=limit,
+        randomize=conf.randomize_allocation_candidates,
+        max_candidates=conf.max_allocation_candidates,
+        strategy=conf.allocation_candidates_generation_strategy)
+    rc_ids = set()
+    for p in result.providers.values():
+        rc_ids.update(p.inventories)
+    # Custom class names came with the inventories; standard ones are
+    # known without the database.
+    result.rc_names.update(rc_obj.names_from_ids(
+        ctx, rc_ids - set(result.rc_names)))
+    for group in request.groups:
+        result.requested.update(group.resources)
+    if explain:
+        result.explain = candidate_explain.explain(
+            ctx, request, len(result.candidates), limit)
+    return result
 
 
 def _min_amounts(request):
@@ -43,12 +156,15 @@ def _unsuffixed_filters(group, p, root, inner):
     """Per-provider trait/aggregate conditions of the unsuffixed group
     (without sharing providers): membership counts for ``p`` or its
     root. ``p`` may be the root itself; ``inner``: inside a correlated
-    subquery."""
+    subquery (else the root is named through ``p``, so that a set of
+    providers does not depend on the outer root)."""
     def own_or_root(aggs):
         if p == root:
             return research.in_aggs_clause(p, aggs, inner)
-        return research.or_(research.in_aggs_clause(p, aggs, inner),
-                            research.in_aggs_clause(root, aggs, inner))
+        return research.or_(
+            research.in_aggs_clause(p, aggs, inner),
+            research.in_aggs_clause(root, aggs, inner) if inner else
+            research.in_aggs_clause(p, aggs, column='root_provider_id'))
 
     conds = [own_or_root(aggs) for aggs in group.member_of]
     if group.forbidden_aggs:
@@ -59,9 +175,10 @@ def _unsuffixed_filters(group, p, root, inner):
     return conds
 
 
-def _granular_clauses(group, p, inner):
+def _granular_clauses(group, p, inner, usage=True, correlated=True):
     """Exact conditions for ``p`` alone to satisfy suffixed ``group``:
-    cheap set lookups first, capacity last."""
+    cheap set lookups first, capacity last (``usage``: see
+    research.fits_clause)."""
     conds = []
     if group.in_tree_root is not None:
         conds.append(research.in_tree_clause(p, group.in_tree_root))
@@ -75,51 +192,93 @@ def _granular_clauses(group, p, inner):
     if group.forbidden_aggs:
         conds.append(research.not_(
             research.in_aggs_clause(p, group.forbidden_aggs, inner)))
-    conds += [research.fits_clause(p, rc, amount)
+    conds += [research.fits_clause(p, rc, amount, usage=usage,
+                                   correlated=correlated)
               for rc, amount in sorted(group.resources.items())]
     return conds
 
 
-def _exact_group_conditions(group, root, nested):
+def _exact_group_conditions(group, root, nested, usage):
     """Conditions on an anchor root for ``group`` when no sharing
     provider can help: nearly exact, so few roots get loaded."""
+    correlated = research.correlated(usage)
+    inner = nested and correlated
+
     def in_tree(build):
         if not nested:
             # Every tree is its root alone.
             return build(root)
-        return [research.tree_has(root, build)]
+        return [research.tree_has(root, build, correlated=correlated)]
 
     if group.granular:
-        return in_tree(lambda p: _granular_clauses(group, p, nested))
+        return in_tree(lambda p: _granular_clauses(group, p, inner, usage,
+                                                   correlated))
     conds = []
     if not nested:
         conds += _unsuffixed_filters(group, root, root, False)
     for term in group.required:
         conds += in_tree(lambda p, t=term: [
-            research.has_trait_clause(p, t, nested)])
+            research.has_trait_clause(p, t, inner)])
     for rc, amount in sorted(group.resources.items()):
         conds += in_tree(
             lambda p, rc=rc, a=amount:
-            ([] if not nested else _unsuffixed_filters(group, p, root, True))
-            + [research.fits_clause(p, rc, a)])
+            ([] if not nested else _unsuffixed_filters(group, p, root, inner))
+            + [research.fits_clause(p, rc, a, usage=usage,
+                                    correlated=correlated)])
     return conds
 
 
-def _root_conditions(request, nested, share_aggs, min_amounts):
+def _member_condition(request, root, nested, usage, in_tree):
+    """Some provider of ``root``'s tree can serve some group on its own
+    terms: every candidate uses a provider of its anchor's tree, whatever
+    sharing providers add. None when a resourceless group (always served
+    in the tree, and checked as such) makes it redundant."""
+    if any(not g.resources for g in request.groups):
+        return None
+    correlated = research.correlated(usage)
+    inner = nested and correlated
+
+    def serves(group):
+        if group.granular:
+            return lambda p: _granular_clauses(group, p, inner, usage,
+                                               correlated)
+
+        def build(p):
+            conds = _unsuffixed_filters(group, p, root, inner)
+            if group.in_tree_root is not None:
+                conds.append(research.in_tree_clause(p, group.in_tree_root))
+            return conds + [research.or_(*[
+                research.fits_clause(p, rc, a, usage=usage,
+                                     correlated=correlated)
+                for rc, a in sorted(group.resources.items())])]
+        return build
+
+    return research.or_(*[in_tree(root, serves(g)) for g in request.groups])
+
+
+def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
+                     usage=True):
     """Necessary conditions on an anchor root, as SQL (see root_scan).
-    Without sharing providers they are nearly exact; with them only the
-    class coverage (own tree or a sharing aggregate) is checked."""
+    Without ``sharing`` providers they are nearly exact; with them the
+    tree must hold a provider serving some group and, when
+    ``share_aggs`` ({rc: aggregate ids of sharing providers with room})
+    is known, cover each class itself or through a sharing aggregate.
+    Without ``usage`` capacity is compared without allocations (cheap;
+    the engine checks usage) and as uncorrelated sets (for a whole
+    answer most roots match: semi-joins beat a probe per root)."""
+    correlated = research.correlated(usage)
+    inner = nested and correlated
 
     def in_tree(root, build):
         if not nested:
             return research.and_(build(root))
-        return research.tree_has(root, build)
+        return research.tree_has(root, build, correlated=correlated)
 
     def conditions(root):
         conds = []
         for group in request.groups:
             if (not group.granular and group.in_tree_root is not None and
-                    share_aggs is None):
+                    not sharing):
                 # (A sharing provider of that tree may serve the group
                 # for another anchor.)
                 conds.append(research.is_root_clause(root,
@@ -129,37 +288,60 @@ def _root_conditions(request, nested, share_aggs, min_amounts):
         if request.root_forbidden:
             conds.append(research.not_(
                 research.has_trait_clause(root, request.root_forbidden)))
-        if share_aggs is None:
+        if not sharing:
             for group in request.groups:
-                conds += _exact_group_conditions(group, root, nested)
+                conds += _exact_group_conditions(group, root, nested, usage)
             return conds
         for group in request.groups:
             if not group.resources:
                 # Resourceless groups only use providers of the tree.
-                conds.append(in_tree(
-                    root, lambda p, g=group: _granular_clauses(g, p, nested)))
+                conds.append(in_tree(root, lambda p, g=group:
+                                     _granular_clauses(g, p, inner, usage,
+                                                       correlated)))
+        member = _member_condition(request, root, nested, usage, in_tree)
+        if member is not None:
+            conds.append(member)
+        if share_aggs is None:
+            return conds
         for rc, amount in sorted(min_amounts.items()):
             own = in_tree(root, lambda p, rc=rc, a=amount:
-                          [research.fits_clause(p, rc, a, exact=False)])
+                          [research.fits_clause(p, rc, a, exact=False,
+                                                usage=usage,
+                                                correlated=correlated)])
             if share_aggs.get(rc):
                 own = research.or_(own, in_tree(
                     root, lambda p, aggs=share_aggs[rc]:
-                    [research.in_aggs_clause(p, aggs, nested)]))
+                    [research.in_aggs_clause(p, aggs, inner)]))
             conds.append(own)
         return conds
 
     return conditions
 
 
-def _anchor(root, members, sharing, by_id):
-    """The engine's view of one anchor: its tree and the sharing
+class _Anchors(object):
+    """The engine's view of each anchor: its tree and the sharing
     providers of other trees that share an aggregate with it."""
-    foreign = []
-    if sharing:
-        tree_aggs = frozenset().union(*[p.aggs for p in members])
-        foreign = [s for s in sharing
-                   if s.root_id != root and s.aggs & tree_aggs]
-    return root, members, foreign, by_id
+
+    def __init__(self, trees, sharing, by_id):
+        self.trees = trees
+        self.by_id = by_id
+        self.sharing_by_agg = {}
+        for p in sharing:
+            for agg in p.aggs:
+                self.sharing_by_agg.setdefault(agg, []).append(p)
+
+    def __call__(self, root):
+        members = self.trees.get(root, [])
+        foreign = []
+        if self.sharing_by_agg:
+            found = {}
+            for p in members:
+                for agg in p.aggs:
+                    for s in self.sharing_by_agg.get(agg, ()):
+                        if s.root_id != root:
+                            found[s.id] = s
+            foreign = [found[pid] for pid in sorted(found)]
+        return root, members, foreign, self.by_id
 
 
 def _has_room(p, rc, amount):
@@ -179,6 +361,38 @@ def _impossible(request):
     return bool(request.root_required & request.root_forbidden)
 
 
+def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
+    """Anchors for an answer of at most ``stop`` candidates: bounded root
+    windows with exact conditions. The first page of roots comes with its
+    trees in one round trip; later pages (when the first did not give
+    enough) load their trees in growing chunks, so a bounded answer reads
+    little more than the trees it uses."""
+    page = min(stop + 16, _MAX_PAGE)
+    # Flat clouds match sparsely per root; trees usually densely.
+    window = max((2 if nested else 8) * page, _MIN_WINDOW)
+    roots = store.load_matching(ctx, conditions, 0, page, window)
+    for root in roots:
+        yield anchor(root)
+    if len(roots) == page:
+        after = roots[-1]
+    else:
+        after = research.window_end(ctx, 0, window)
+    chunk = max(8, stop)
+    while after is not None:
+        page = min(page * 4, _MAX_PAGE)
+        window *= 4
+        roots, after = research.root_scan(ctx, conditions, after, page,
+                                          window)
+        start = 0
+        while start < len(roots):
+            end = start + chunk
+            store.load(ctx, roots[start:end])
+            for root in roots[start:end]:
+                yield anchor(root)
+            start = end
+            chunk *= 2
+
+
 @db_api.context_manager.reader
 def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
          strategy='depth-first'):
@@ -186,7 +400,8 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     resolved). ``limit`` keeps at most that many (random sample when
     ``randomize``); ``max_candidates`` (-1 = unlimited) caps generation."""
     min_amounts = _min_amounts(request)
-    nested, sharing_tid, available = research.preflight(ctx, min_amounts)
+    nested, sharing_tid, available, share_roots = research.preflight(
+        ctx, min_amounts)
     result = Result(nested=nested)
     if _impossible(request) or not available:
         return result
@@ -199,57 +414,38 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     if stop == 0:
         return result
 
-    by_id = result.providers
-    trees = {}
-
-    def load(root_ids):
-        loaded = research.load_trees(ctx, root_ids, sharing_tid,
-                                     result.trait_names)
-        for p in loaded:
-            by_id[p.id] = p
-            trees.setdefault(p.root_id, []).append(p)
-        return loaded
+    store = research.Trees(sharing_tid)
+    by_id = result.providers = store.by_id
+    result.trait_names = store.trait_names
+    result.rc_names = store.rc_names
+    trees = store.trees
 
     sharing = []
     share_aggs = None
-    share_roots = research.sharing_provider_roots(ctx, sharing_tid,
-                                                  min_amounts)
     if share_roots:
-        sharing = [p for p in load(share_roots) if p.sharing and p.aggs]
+        sharing = [p for p in store.load(ctx, share_roots)
+                   if p.sharing and p.aggs]
         share_aggs = {
             rc: frozenset().union(*[p.aggs for p in sharing
                                     if _has_room(p, rc, amount)])
             for rc, amount in min_amounts.items()}
-    conditions = _root_conditions(request, nested, share_aggs, min_amounts)
 
-    def anchors():
-        after = 0
-        page = None if stop is None else min(stop + 16, _MAX_PAGE)
-        # Flat clouds match sparsely per root; trees usually densely.
-        window = None if stop is None else max(
-            (2 if nested else 8) * page, _MIN_WINDOW)
-        # Trees are loaded in growing chunks, so a bounded answer reads
-        # little more than the trees it uses.
-        chunk = None if stop is None else max(8, stop)
-        while after is not None:
-            roots, after = research.root_scan(ctx, conditions, after, page,
-                                              window)
-            start = 0
-            while start < len(roots):
-                end = len(roots) if chunk is None else start + chunk
-                load([r for r in roots[start:end] if r not in trees])
-                for root in roots[start:end]:
-                    yield _anchor(root, trees.get(root, []), sharing, by_id)
-                start = end
-                if chunk is not None:
-                    chunk *= 2
-            if page is not None:
-                page = min(page * 4, _MAX_PAGE)
-                window *= 4
+    if stop is None:
+        # The whole answer: the trees matching cheap conditions (capacity
+        # without usage; the engine checks usage) in one round trip.
+        conditions = _root_conditions(request, nested, bool(share_roots),
+                                      share_aggs, min_amounts, usage=False)
+        roots = store.load_matching(ctx, conditions)
+        anchors = map(_Anchors(trees, sharing, by_id), roots)
+    else:
+        conditions = _root_conditions(request, nested, bool(share_roots),
+                                      share_aggs, min_amounts)
+        anchors = _bounded_anchors(ctx, conditions, stop, nested, store,
+                                   _Anchors(trees, sharing, by_id))
 
     candidates = []
-    for cand in engine.generate(request, anchors(), strategy,
-                                dedup=bool(sharing)):
+    for cand in engine.generate(request, anchors, strategy,
+                                dedup=bool(share_roots)):
         candidates.append(cand)
         if stop is not None and len(candidates) >= stop:
             break

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
-from placement.objects import inventory as inv_obj
+from placement.objects import capacity as capacity_mod
 from placement.objects import resource_class as rc_obj
 
 ALLOC = models.ALLOC
@@ -55,20 +55,20 @@ def _unused(table, column):
 
 
 def _over_capacity(ctx):
-    usage = inv_obj.usage_subquery()
+    usage = capacity_mod.usage_subquery()
     rows = ctx.session.execute(
         sa.select(RP.c.uuid, INV.c.resource_class_id, INV.c.total,
-                  INV.c.reserved, inv_obj.ratio_column(), usage.c.used)
+                  INV.c.reserved, capacity_mod.ratio_column(), usage.c.used)
         .select_from(INV.join(usage, sa.and_(
             usage.c.resource_provider_id == INV.c.resource_provider_id,
             usage.c.resource_class_id == INV.c.resource_class_id))
             .join(RP, RP.c.id == INV.c.resource_provider_id))
-        .where(usage.c.used > inv_obj.capacity_expr())
+        .where(usage.c.used > capacity_mod.capacity_expr())
         .order_by(RP.c.uuid, INV.c.resource_class_id)).all()
     return [{'resource_provider_uuid': r.uuid,
              'resource_class': r.resource_class_id, 'used': int(r.used),
-             'capacity': inv_obj.capacity(r.total, r.reserved,
-                                          r.allocation_ratio),
+             'capacity': capacity_mod.capacity(r.total, r.reserved,
+                                               r.allocation_ratio),
              'total': r.total, 'reserved': r.reserved,
              'allocation_ratio': float(r.allocation_ratio)} for r in rows]
 

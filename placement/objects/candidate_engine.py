@@ -16,6 +16,7 @@ class of the unsuffixed group, one per suffixed group) with pruning:
 """
 
 import collections
+import itertools
 
 Inventory = collections.namedtuple(
     'Inventory', ['capacity', 'used', 'min_unit', 'max_unit', 'step_size'])
@@ -104,6 +105,13 @@ class Request(object):
         self.multi_provider_trees = multi_provider_trees
         self.root_required = frozenset(root_required)
         self.root_forbidden = frozenset(root_forbidden)
+        # One unsuffixed group with resources (the common request): its
+        # amounts in class order, shared by the candidates of lone
+        # providers (read-only).
+        self.single = None
+        if (len(self.groups) == 1 and not self.groups[0].granular and
+                self.groups[0].resources):
+            self.single = dict(sorted(self.groups[0].resources.items()))
 
 
 class Candidate(object):
@@ -146,13 +154,16 @@ def _unsuffixed_eligible(p, group, anchor, by_id):
         return False
     if group.in_tree_root is not None and p.root_id != group.in_tree_root:
         return False
+    if not (group.member_of or group.forbidden_aggs):
+        return True
     root = by_id.get(p.root_id, p)
-    if p.sharing:
-        positive = p.aggs
-    else:
-        positive = p.aggs | root.aggs
-    if not _in_all(positive, group.member_of):
-        return False
+    if group.member_of:
+        if p.sharing or root is p:
+            positive = p.aggs
+        else:
+            positive = p.aggs | root.aggs
+        if not _in_all(positive, group.member_of):
+            return False
     if group.forbidden_aggs:
         anchor_p = by_id.get(anchor)
         near = p.aggs | root.aggs | (anchor_p.aggs if anchor_p else
@@ -382,6 +393,8 @@ def anchor_candidates(request, anchor, members, foreign, by_id):
         return iter(())
     if len(members) == 1 and not foreign:
         return _lone_provider(request, root)
+    if len(request.groups) == 1 and not request.groups[0].granular:
+        return _one_group(request, anchor, members, foreign, by_id)
     levels = _levels(request, anchor, members, foreign, by_id)
     if levels is None:
         return iter(())
@@ -389,9 +402,78 @@ def anchor_candidates(request, anchor, members, foreign, by_id):
     return walk.run()
 
 
+def _one_group(request, anchor, members, foreign, by_id):
+    """Fast path for a request of one unsuffixed group: a candidate is
+    one provider per resource class, so the walk is a plain product of
+    the per-class options (in the walk's order) with no running sums:
+    each (provider, class) pair is used once, and its options already
+    fit."""
+    group = request.groups[0]
+    eligible = [p for p in members + foreign
+                if _unsuffixed_eligible(p, group, anchor, by_id)]
+    rcs = sorted(group.resources.items())
+    options = []
+    for rc, amount in rcs:
+        fitting = [p for p in eligible if p.fits(rc, amount)]
+        if not fitting:
+            return iter(())
+        options.append(fitting)
+    return _products(request, group, anchor, rcs, options)
+
+
+def _products(request, group, anchor, rcs, options):
+    required = group.required
+    one_per_tree = not request.multi_provider_trees
+    suffix = group.suffix
+    for combo in itertools.product(*options):
+        if not any(p.root_id == anchor for p in combo):
+            continue
+        if required:
+            traits = frozenset().union(*[p.traits for p in combo])
+            if not all(traits & term for term in required):
+                continue
+        allocations = {}
+        for p, (rc, amount) in zip(combo, rcs):
+            res = allocations.get(p.id)
+            if res is None:
+                allocations[p.id] = {rc: amount}
+            else:
+                res[rc] = amount
+        if one_per_tree and len(
+                {p.root_id for p in combo}) != len(allocations):
+            continue
+        yield Candidate(allocations, {suffix: sorted(allocations)}, anchor)
+
+
+def _lone_single(request, p):
+    """_lone_provider for a request of one unsuffixed group."""
+    group = request.groups[0]
+    if not _unsuffixed_eligible(p, group, p.id, _NOBODY):
+        return ()
+    traits = p.traits
+    for term in group.required:
+        if not traits & term:
+            return ()
+    inventories = p.inventories
+    for rc, amount in request.single.items():
+        inv = inventories.get(rc)
+        if (inv is None or inv.used + amount > inv.capacity or
+                not inv.min_unit <= amount <= inv.max_unit or
+                amount % inv.step_size):
+            return ()
+    return (Candidate({p.id: request.single}, {group.suffix: [p.id]},
+                      p.id),)
+
+
+# No other provider (for a lone provider's eligibility: its own root).
+_NOBODY = {}
+
+
 def _lone_provider(request, p):
     """Fast path for a one-provider tree without sharing providers (flat
     clouds): every group must land on ``p`` itself."""
+    if request.single is not None:
+        return _lone_single(request, p)
     sums = {}
     suffixed = 0
     for group in request.groups:
@@ -436,28 +518,38 @@ def generate(request, anchors, strategy='depth-first', dedup=True):
 
     One anchor never yields the same candidate twice; two anchors only
     can through sharing providers, so without any ``dedup`` may be off.
+    Even then only candidates made of sharing providers alone can repeat
+    (any other provider belongs to the anchor's own tree), so only those
+    are keyed.
     """
     seen = set()
 
-    def fresh(cands):
-        if not dedup:
-            yield from cands
-            return
+    def fresh(cands, by_id):
         for cand in cands:
-            key = cand.key()
-            if key not in seen:
+            if all(by_id[pid].sharing for pid in cand.provider_ids()):
+                key = cand.key()
+                if key in seen:
+                    continue
                 seen.add(key)
-                yield cand
+            yield cand
+
+    def candidates(args):
+        cands = anchor_candidates(request, *args)
+        if dedup and any(p.sharing for p in args[1]):
+            # (Without a sharing provider in the anchor's own tree, every
+            # candidate holds a provider of no other tree.)
+            return fresh(cands, args[3])
+        return cands
 
     if strategy != 'breadth-first':
         for args in anchors:
-            yield from fresh(anchor_candidates(request, *args))
+            yield from candidates(args)
         return
     # Round-robin: round one takes the first candidate of every anchor
     # (loading anchors lazily), later rounds cycle over the live ones.
     live = []
     for args in anchors:
-        gen = fresh(anchor_candidates(request, *args))
+        gen = iter(candidates(args))
         for cand in gen:
             yield cand
             live.append(gen)

@@ -42,7 +42,7 @@ import sqlalchemy as sa
 
 from placement.db import models
 from placement.objects import candidate_engine as engine
-from placement.objects import inventory as inv_obj
+from placement.objects import capacity
 from placement.objects import resource_class as rc_obj
 
 RP = models.RP
@@ -111,12 +111,12 @@ def _load(ctx, rc_ids):
         if rp_id in providers:
             providers[rp_id].aggs.add(agg_id)
     if rc_ids:
-        usage = inv_obj.usage_subquery()
+        usage = capacity.usage_subquery()
         rows = ctx.session.execute(
             sa.select(INV.c.resource_provider_id, INV.c.resource_class_id,
                       INV.c.total, INV.c.reserved, INV.c.min_unit,
                       INV.c.max_unit, INV.c.step_size,
-                      inv_obj.ratio_column(),
+                      capacity.ratio_column(),
                       sa.func.coalesce(usage.c.used, 0))
             .select_from(INV.outerjoin(usage, sa.and_(
                 usage.c.resource_provider_id == INV.c.resource_provider_id,
@@ -127,7 +127,7 @@ def _load(ctx, rc_ids):
              ratio, used) in rows:
             if rp_id in providers:
                 providers[rp_id].inventories[rc] = engine.Inventory(
-                    inv_obj.capacity(total, reserved, ratio), int(used),
+                    capacity.capacity(total, reserved, ratio), int(used),
                     min_unit, max_unit, step)
     return providers, truncated
 

@@ -8,7 +8,7 @@ from placement.db import api as db_api
 from placement.db import models
 from placement.db import sql
 from placement import exception
-from placement.objects import inventory
+from placement.objects import capacity
 
 RP = models.RP
 
@@ -472,10 +472,10 @@ def _with_capacity(rc_id, amount):
     """Ids of providers whose inventory of ``rc_id`` can take ``amount``.
 
     Usage is a correlated sum per inventory row (an index lookup on
-    allocations) rather than a join to inventory.usage_subquery(): without
+    allocations) rather than a join to capacity.usage_subquery(): without
     table statistics PostgreSQL plans that join as a nested loop, which
     takes tens of seconds for 10,000 providers."""
-    inv, alloc = inventory.INV, models.ALLOC
+    inv, alloc = capacity.INV, models.ALLOC
     used = sa.func.coalesce(
         sa.select(sa.func.sum(alloc.c.used)).where(
             alloc.c.resource_provider_id == inv.c.resource_provider_id,
@@ -483,7 +483,7 @@ def _with_capacity(rc_id, amount):
         ).scalar_subquery(), 0)
     return sa.select(inv.c.resource_provider_id).where(
         inv.c.resource_class_id == rc_id,
-        used + amount <= inventory.capacity_expr(inv),
+        used + amount <= capacity.capacity_expr(inv),
         inv.c.min_unit <= amount,
         inv.c.max_unit >= amount,
         sa.literal(amount) % inv.c.step_size == 0,

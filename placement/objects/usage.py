@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.objects import capacity
 from placement.objects import consumer as consumer_obj
-from placement.objects import inventory as inv_obj
 from placement.objects import resource_class as rc_obj
 
 ALLOC = models.ALLOC
@@ -28,7 +28,7 @@ UNKNOWN = consumer_obj.UNKNOWN_TYPE
 def provider_usages(ctx, rp_id):
     """{rc name: used} for every class provider ``rp_id`` has inventory
     of."""
-    usage = inv_obj.usage_subquery()
+    usage = capacity.usage_subquery()
     rows = ctx.session.execute(
         sa.select(INV.c.resource_class_id,
                   sa.func.coalesce(usage.c.used, 0).label('used'))

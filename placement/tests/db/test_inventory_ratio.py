@@ -7,6 +7,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from placement.objects import capacity
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_provider as rp_obj
 from placement.tests import fixtures
@@ -45,7 +46,7 @@ class _Ratio(base.AppClient):
             for name, row in inv_obj.get_all(self.ctx, rp_id)})
         # Raw SQL reads it the same way.
         with self.db.engine.connect() as conn:
-            column = inv_obj.ratio_sql(conn.dialect.name, 'allocation_ratio')
+            column = capacity.ratio_sql(conn.dialect.name, 'allocation_ratio')
             self.assertEqual(sorted(RATIOS.values()), sorted(
                 conn.execute(sa.text('SELECT %s FROM inventories' % column))
                 .scalars()))
