@@ -20,11 +20,11 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -149,48 +149,32 @@ def inventory(total, **fields):
     return record
 
 
-class Served(object):
-    """One gunicorn worker on 127.0.0.1, run from a scratch directory."""
+class Served(bench_server.ManagedServer):
+    """One gunicorn worker on 127.0.0.1, run from a scratch directory,
+    on the configuration the caller wrote (``env`` names it).
+    """
 
     def __init__(self, argv, env, workdir, name):
-        self.port = bench_server.free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
-        self.argv = argv + ['-w', '1', '-b', '127.0.0.1:%d' % self.port,
+        super().__init__(log_path=os.path.join(workdir, name + '.log'))
+        port = urllib.parse.urlsplit(self.url).port
+        self.argv = argv + ['-w', '1', '-b', '127.0.0.1:%d' % port,
                             'placement.wsgi.api:application']
         self.env = env
         self.workdir = workdir
-        self.log_path = os.path.join(workdir, '%s-%d.log' % (name, self.port))
-        self.process = None
 
     def start(self):
-        log = open(self.log_path, 'ab')
-        try:
-            self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.workdir, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-        finally:
-            log.close()
+        self._log = open(self.log_path, 'ab')
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, cwd=self.workdir, stdout=self._log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
         try:
             bench_server.wait_until_up(self.url, 90, self.process)
         except RuntimeError as exc:
+            tail = self.log_tail()
             self.stop()
-            raise RuntimeError('%s\n%s' % (exc, self.log_tail()))
+            raise RuntimeError('%s\n%s' % (exc, tail))
         return self
-
-    def log_tail(self):
-        with open(self.log_path, 'rb') as f:
-            return f.read()[-4000:].decode('utf-8', 'replace')
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
 
 
 class _EmptyDatabase(db_fixtures.Database):

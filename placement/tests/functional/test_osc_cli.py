@@ -609,45 +609,41 @@ class _TestOSCPlacement(object):
     def test_allocations_and_usages(self):
         rp, shared = str(uuid.uuid4()), str(uuid.uuid4())
         consumer, other = str(uuid.uuid4()), str(uuid.uuid4())
-        owner = '--project-id %s --user-id %s' % (PROJECT, USER)
+
+        def alloc(consumer, *allocations, tail='--consumer-type INSTANCE'):
+            return ('resource provider allocation set %s %s --project-id %s '
+                    '--user-id %s %s' % (consumer, ' '.join(
+                        '--allocation rp=' + a for a in allocations),
+                        PROJECT, USER, tail))
+
         r = self.batch(*self.create_commands(rp, VCPU=8, MEMORY_MB=4096)
                        + self.create_commands(shared, DISK_GB=100) + [
             # 4-9
-            'resource provider allocation set %s --allocation '
-            'rp=%s,VCPU=2,MEMORY_MB=1024 --allocation rp=%s,DISK_GB=10 %s '
-            '--consumer-type INSTANCE -f json' % (consumer, rp, shared, owner),
+            alloc(consumer, rp + ',VCPU=2,MEMORY_MB=1024',
+                  shared + ',DISK_GB=10', tail='--consumer-type INSTANCE '
+                  '-f json'),
             'resource provider allocation show %s -f json' % consumer,
             'resource provider usage show %s -f json' % rp,
             'resource usage show %s -f json' % PROJECT,
             'resource usage show %s --user-id %s -f json' % (PROJECT, USER),
             'resource provider show %s --allocations -f json' % shared,
             # 10-22: errors
-            'resource provider allocation set %s --allocation rp=%s,VCPU=9 '
-            '%s --consumer-type INSTANCE' % (other, rp, owner),
-            'resource provider allocation set %s --allocation '
-            'rp=%s,DISK_GB=1 %s --consumer-type INSTANCE' % (other, rp, owner),
-            'resource provider allocation set %s --allocation rp=%s,NOPE=1 '
-            '%s --consumer-type INSTANCE' % (other, rp, owner),
-            'resource provider allocation set %s --allocation rp=%s,VCPU=1 '
-            '%s --consumer-type INSTANCE' % (other, MISSING, owner),
-            'resource provider allocation set %s --allocation rp=%s,VCPU=0 '
-            '%s --consumer-type INSTANCE' % (other, rp, owner),
-            'resource provider allocation set %s --allocation rp=%s,VCPU=1 '
-            '%s --consumer-type bad-type' % (other, rp, owner),
-            'resource provider allocation set not-a-uuid --allocation '
-            'rp=%s,VCPU=1 %s --consumer-type INSTANCE' % (rp, owner),
-            'resource provider allocation set %s --allocation rp=%s,VCPU=1 '
-            '%s' % (other, rp, owner),
+            alloc(other, rp + ',VCPU=9'),
+            alloc(other, rp + ',DISK_GB=1'),
+            alloc(other, rp + ',NOPE=1'),
+            alloc(other, MISSING + ',VCPU=1'),
+            alloc(other, rp + ',VCPU=0'),
+            alloc(other, rp + ',VCPU=1', tail='--consumer-type bad-type'),
+            alloc('not-a-uuid', rp + ',VCPU=1'),
+            alloc(other, rp + ',VCPU=1', tail=''),
             'resource provider allocation delete %s' % other,
             'resource provider usage show %s' % MISSING,
             'resource provider inventory delete %s' % rp,
             'resource provider inventory set %s --resource VCPU=8' % rp,
             'resource provider delete %s' % rp,
             # 23-31: replace, unset, delete
-            'resource provider allocation set %s --allocation '
-            'rp=%s,VCPU=3 --allocation rp=%s,DISK_GB=20 %s '
-            '--consumer-type MIGRATION -f value'
-            % (consumer, rp, shared, owner),
+            alloc(consumer, rp + ',VCPU=3', shared + ',DISK_GB=20',
+                  tail='--consumer-type MIGRATION -f value'),
             'resource usage show %s -f json' % PROJECT,
             'resource provider allocation unset %s --provider %s '
             '--resource-class DISK_GB -f json' % (consumer, MISSING),
