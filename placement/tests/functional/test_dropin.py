@@ -234,10 +234,10 @@ def _loose_detail(path, version):
 def normalize(path, status, raw, version=None, backend=None):
     """What must be equal: status and body, minus request ids, trailing
     blanks of error details (upstream ends them with two spaces) and the
-    order of lists the API leaves unspecified: trait names, allocation
-    requests and their mappings; on PostgreSQL also provider lists and
-    aggregates (upstream does not ORDER BY them, so PostgreSQL returns
-    them in any order; ours lists by creation).
+    order of lists the API leaves unspecified: trait names, aggregates
+    (upstream's order on MySQL is not creation order),
+    allocation requests and their mappings; on PostgreSQL also provider
+    lists (upstream does not ORDER BY them; ours lists by creation).
     """
     try:
         body = json.loads(raw) if raw else None
@@ -260,12 +260,12 @@ def normalize(path, status, raw, version=None, backend=None):
             body['allocation_requests'] = sorted(
                 body['allocation_requests'],
                 key=lambda r: json.dumps(r, sort_keys=True))
-        if backend == 'postgresql':
-            if isinstance(body.get('resource_providers'), list):
-                body['resource_providers'] = sorted(
-                    body['resource_providers'], key=lambda p: p['uuid'])
-            if isinstance(body.get('aggregates'), list):
-                body['aggregates'] = sorted(body['aggregates'])
+        if isinstance(body.get('aggregates'), list):
+            body['aggregates'] = sorted(body['aggregates'])
+        if (backend == 'postgresql' and
+                isinstance(body.get('resource_providers'), list)):
+            body['resource_providers'] = sorted(
+                body['resource_providers'], key=lambda p: p['uuid'])
         for summary in (body.get('provider_summaries') or {}).values():
             if isinstance(summary, dict) and 'traits' in summary:
                 summary['traits'] = sorted(summary['traits'])
