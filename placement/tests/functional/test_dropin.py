@@ -16,7 +16,6 @@ requests). Servers run with their working directory outside any checkout
 (gunicorn puts it on ``sys.path``).
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -31,8 +30,9 @@ import uuid
 import sqlalchemy as sa
 import testtools
 
-from placement.bench import server as bench_server
 from placement.tests import fixtures as db_fixtures
+from tools.bench import server as bench_server
+from tools import upstream_placement as upstream_tool
 
 REPO_ROOT = bench_server.REPO_ROOT
 LATEST = '1.39'
@@ -42,16 +42,6 @@ PROJECT, USER = str(uuid.uuid4()), str(uuid.uuid4())
 PROJECT2, USER2 = str(uuid.uuid4()), str(uuid.uuid4())
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'upstream_placement',
-        os.path.join(REPO_ROOT, 'tools', 'upstream_placement.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-upstream_tool = _load_tool()
 _VENV = {}
 
 
