@@ -531,10 +531,12 @@ class _TestOSCPlacement(object):
         self.assertUsage(r[12], "invalid literal for int() with base 10: "
                          "'abc'")
         self.assertError(r[13], 400, 'Unknown resource class in inventory '
-                         'for resource provider %s' % rp, 'NOPE')
+                         'for resource provider %s: No such resource class '
+                         'NOPE.' % rp)
         self.assertError(r[14], 400, 'Unable to update inventory for '
-                         'resource provider %s' % rp,
-                         'The reserved value is greater than total.')
+                         "resource provider %s: Invalid inventory for 'VCPU' "
+                         "on resource provider '%s'. The reserved value is "
+                         'greater than total.' % (rp, rp))
         self.assertError(r[15], 404, 'No resource provider with uuid %s '
                          'found' % MISSING)
         self.assertError(r[16], 400, 'JSON does not validate: 0 is less than '
