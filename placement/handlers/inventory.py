@@ -69,8 +69,8 @@ def _check_capacity(req, rp, rc_name, record, action):
         raise errors.bad_request(
             "Unable to %s inventory for resource provider %s: Invalid "
             "inventory for '%s' on resource provider '%s'. The reserved "
-            "value is %s total." % (action, rp.uuid, rc_name, rp.uuid,
-                                     relation))
+            "value is %s total." % (
+                action, rp.uuid, rc_name, rp.uuid, relation))
     # Only a zero capacity gets here with a negative ratio.
     check_storable_ratios([record])
 
