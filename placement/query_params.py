@@ -65,7 +65,8 @@ _ANY_OF_FORBIDDEN = _ANY_OF_FORM + ' does not support forbidden traits. Got: %s'
 _ANY_OF_EMPTY = (_ANY_OF_FORM + ' does not allow empty traits. '
                  'Got an empty trait in: %s')
 _MEMBER_OF_BAD_UUID = ("Invalid query string parameters: Expected "
-                       "'member_of' parameter to contain valid UUID(s).")
+                       "'member_of' parameter to contain valid UUID(s). "
+                       "Got: %s")
 _MEMBER_OF_MULTI_VALUE = ("Multiple values for 'member_of' must be prefixed "
                           "with the 'in:' or '!in:' keyword using the valid "
                           "microversion.")
@@ -245,8 +246,9 @@ def _is_uuid(value):
 
 def _uuid_list(text):
     uuids = text.split(',')
-    if not all(_is_uuid(u) for u in uuids):
-        raise errors.bad_request(_MEMBER_OF_BAD_UUID)
+    bad = [u for u in uuids if not _is_uuid(u)]
+    if bad:
+        raise errors.bad_request(_MEMBER_OF_BAD_UUID % bad[0])
     return set(uuids)
 
 

@@ -56,8 +56,9 @@ def check_storable_ratios(records):
                 (ratio, -schema.MAX_FLOAT))
 
 
-def _check_capacity(req, rp, record, action):
-    """The capacity rule: 400 when capacity ≤ 0 (<1.26) or < 0 (≥1.26)."""
+def _check_capacity(req, rp, rc_name, record, action):
+    """The capacity rule: 400 when capacity ≤ 0 (<1.26) or < 0 (≥1.26),
+    in upstream's words (clients print them)."""
     capacity = inv_obj.capacity(record['total'], record['reserved'],
                                 record['allocation_ratio'])
     if microversion.is_at_least(req, ZERO_CAPACITY_MIN_VERSION):
@@ -66,8 +67,10 @@ def _check_capacity(req, rp, record, action):
         bad, relation = capacity <= 0, 'greater than or equal to'
     if bad:
         raise errors.bad_request(
-            'Unable to %s inventory for resource provider %s: The reserved '
-            'value is %s total.' % (action, rp.uuid, relation))
+            "Unable to %s inventory for resource provider %s: Invalid "
+            "inventory for '%s' on resource provider '%s'. The reserved "
+            "value is %s total." % (
+                action, rp.uuid, rc_name, rp.uuid, relation))
     # Only a zero capacity gets here with a negative ratio.
     check_storable_ratios([record])
 
@@ -141,8 +144,8 @@ def create_inventory(req):
     ctx, rp = _start(req, policies.CREATE)
     body = util.extract_json(req.body, schema.POST_INVENTORY)
     record = inv_obj.with_defaults(body)
-    _check_capacity(req, rp, record, 'create')
     rc_name = body['resource_class']
+    _check_capacity(req, rp, rc_name, record, 'create')
     try:
         rc_id = rc_obj.id_from_name(ctx, rc_name)
     except exception.ResourceClassNotFound as exc:
@@ -173,14 +176,15 @@ def set_inventories(req):
     _check_generation(rp, body['resource_provider_generation'])
     records = {name: inv_obj.with_defaults(value)
                for name, value in body['inventories'].items()}
-    for record in records.values():
-        _check_capacity(req, rp, record, 'update')
+    for name, record in records.items():
+        _check_capacity(req, rp, name, record, 'update')
     ids = rc_obj.ids_from_names(ctx, list(records))
-    unknown = sorted(set(records) - set(ids))
+    unknown = [name for name in records if name not in ids]
     if unknown:
+        # The first unknown class in the body's order, as upstream says.
         raise errors.bad_request(
             'Unknown resource class in inventory for resource provider '
-            '%s: %s' % (rp.uuid, ', '.join(unknown)))
+            '%s: No such resource class %s.' % (rp.uuid, unknown[0]))
     try:
         generation = inv_obj.replace_all(
             ctx, rp, body['resource_provider_generation'],
@@ -205,7 +209,7 @@ def update_inventory(req):
     body = util.extract_json(req.body, schema.PUT_INVENTORY_RECORD)
     _check_generation(rp, body['resource_provider_generation'])
     record = inv_obj.with_defaults(body)
-    _check_capacity(req, rp, record, 'update')
+    _check_capacity(req, rp, rc_name, record, 'update')
     try:
         rc_id = rc_obj.id_from_name(ctx, rc_name)
     except exception.ResourceClassNotFound as exc:

@@ -130,7 +130,7 @@ def delete_resource_class(req):
     except rc_obj.ResourceClassIsStandard:
         raise errors.bad_request(
             'Error in delete resource class: Cannot delete standard '
-            'resource class %s' % name)
+            'resource class %s.' % name)
     except rc_obj.ResourceClassInUse as exc:
         raise errors.conflict_of_kind(
             'Error in delete resource class: %s' % exc,
