@@ -194,13 +194,18 @@ def _allocation_requests(result, version):
     dict_form = version >= DICT_ALLOCATIONS
     mappings = version >= MAPPINGS
     shown = {}      # the same amounts recur: one dict each (read-only)
+    by_object = {}  # and often as the same object (engine.Request.single)
 
     def resources(res):
+        named = by_object.get(id(res))
+        if named is not None:
+            return named
         key = tuple(res.items())
         named = shown.get(key)
         if named is None:
             named = shown[key] = {rc_names[rc]: amount
                                   for rc, amount in sorted(res.items())}
+        by_object[id(res)] = named
         return named
 
     body = []
@@ -248,14 +253,19 @@ def _provider_summaries(result, version):
     nested = version >= NESTED_CANDIDATES
     summaries = {}
     trait_lists = {}    # providers mostly share a few trait sets
+    # ... and inventories (one object each, see research_context.Trees)
+    resource_maps = {}
     for pid in shown:
         p = providers[pid]
         inventories = p.inventories
-        summary = {'resources': {
-            rc_names[rc]: {'capacity': inventories[rc].capacity,
-                           'used': inventories[rc].used}
-            for rc in sorted(inventories)
-            if all_resources or rc in requested}}
+        resources = resource_maps.get(id(inventories))
+        if resources is None:
+            resources = resource_maps[id(inventories)] = {
+                rc_names[rc]: {'capacity': inventories[rc].capacity,
+                               'used': inventories[rc].used}
+                for rc in sorted(inventories)
+                if all_resources or rc in requested}
+        summary = {'resources': resources}
         if traits:
             names = trait_lists.get(p.traits)
             if names is None:

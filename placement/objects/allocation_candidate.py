@@ -22,6 +22,8 @@ from placement.objects import trait as trait_obj
 # fewest roots one bounded scan examines.
 _MAX_PAGE = 2000
 _MIN_WINDOW = 128
+# A filter narrows when it keeps less than 1/_NARROWING of the providers.
+_NARROWING = 4
 
 
 class Result(object):
@@ -329,24 +331,46 @@ class _Anchors(object):
         for p in sharing:
             for agg in p.aggs:
                 self.sharing_by_agg.setdefault(agg, []).append(p)
+        # Sharing providers (id order) in any of a set of aggregates:
+        # providers mostly share a few aggregate sets.
+        self._in_aggs = {}
+
+    def _sharing_in(self, aggs):
+        found = self._in_aggs.get(aggs)
+        if found is None:
+            found = {s.id: s for agg in aggs
+                     for s in self.sharing_by_agg.get(agg, ())}
+            found = self._in_aggs[aggs] = [found[i] for i in sorted(found)]
+        return found
 
     def __call__(self, root):
         members = self.trees.get(root, [])
         foreign = []
         if self.sharing_by_agg:
-            found = {}
-            for p in members:
-                for agg in p.aggs:
-                    for s in self.sharing_by_agg.get(agg, ()):
-                        if s.root_id != root:
-                            found[s.id] = s
-            foreign = [found[pid] for pid in sorted(found)]
+            if len(members) == 1:
+                aggs = members[0].aggs
+            else:
+                aggs = frozenset().union(*[p.aggs for p in members])
+            foreign = [s for s in self._sharing_in(aggs) if s.root_id != root]
         return root, members, foreign, self.by_id
 
 
 def _has_room(p, rc, amount):
     inv = p.inventories.get(rc)
     return inv is not None and inv.used + amount <= inv.capacity
+
+
+def _loaded_facts(store, min_amounts):
+    """research.preflight's facts, from a store holding every tree:
+    (nested, available, sharing roots)."""
+    providers = store.by_id.values()
+    nested = any(p.parent_id is not None for p in providers)
+    available = all(any(_has_room(p, rc, amount) for p in providers)
+                    for rc, amount in min_amounts.items())
+    share_roots = sorted({
+        p.root_id for p in providers if p.sharing and p.aggs and any(
+            _has_room(p, rc, amount) for rc, amount in min_amounts.items())})
+    return nested, available, share_roots
 
 
 def _impossible(request):
@@ -359,6 +383,22 @@ def _impossible(request):
         if not group.resources and not (group.required or group.member_of):
             return True
     return bool(request.root_required & request.root_forbidden)
+
+
+def _narrows(ctx, request):
+    """Whether filtering trees in SQL first pays for a whole answer:
+    when the request names a tree, or aggregates or required traits
+    that less than a quarter of the providers have (capacity alone
+    rarely narrows much)."""
+    if any(g.in_tree_root is not None for g in request.groups):
+        return True
+    agg_sets = [aggs for g in request.groups for aggs in g.member_of]
+    trait_sets = [term for g in request.groups for term in g.required]
+    trait_sets += [{tid} for tid in request.root_required]
+    if not agg_sets and not trait_sets:
+        return False
+    total, fewest = research.narrowest(ctx, agg_sets, trait_sets)
+    return fewest * _NARROWING < total
 
 
 def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
@@ -400,21 +440,30 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     resolved). ``limit`` keeps at most that many (random sample when
     ``randomize``); ``max_candidates`` (-1 = unlimited) caps generation."""
     min_amounts = _min_amounts(request)
-    nested, sharing_tid, available, share_roots = research.preflight(
-        ctx, min_amounts)
-    result = Result(nested=nested)
-    if _impossible(request) or not available:
-        return result
-
     stop = None
     if max_candidates is not None and max_candidates >= 0:
         stop = max_candidates
     if limit and not randomize:
         stop = limit if stop is None else min(stop, limit)
-    if stop == 0:
-        return result
+    if _impossible(request) or stop == 0:
+        return Result()
 
-    store = research.Trees(sharing_tid)
+    if stop is None and not _narrows(ctx, request):
+        # The whole answer, and only capacity to filter on: most trees
+        # qualify, and one plain pass over every tree costs less than
+        # filtering them in SQL (the engine checks everything); the
+        # request-wide facts then come from what was loaded.
+        store = research.Trees(None)
+        roots = store.load_all(ctx)
+        nested, available, share_roots = _loaded_facts(store, min_amounts)
+    else:
+        roots = None
+        nested, sharing_tid, available, share_roots = research.preflight(
+            ctx, min_amounts)
+        store = research.Trees(sharing_tid)
+    result = Result(nested=nested)
+    if not available:
+        return result
     by_id = result.providers = store.by_id
     result.trait_names = store.trait_names
     result.rc_names = store.rc_names
@@ -423,14 +472,17 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     sharing = []
     share_aggs = None
     if share_roots:
-        sharing = [p for p in store.load(ctx, share_roots)
+        store.load(ctx, share_roots)
+        sharing = [p for root in share_roots for p in trees[root]
                    if p.sharing and p.aggs]
         share_aggs = {
             rc: frozenset().union(*[p.aggs for p in sharing
                                     if _has_room(p, rc, amount)])
             for rc, amount in min_amounts.items()}
 
-    if stop is None:
+    if roots is not None:
+        anchors = map(_Anchors(trees, sharing, by_id), roots)
+    elif stop is None:
         # The whole answer: the trees matching cheap conditions (capacity
         # without usage; the engine checks usage) in one round trip.
         conditions = _root_conditions(request, nested, bool(share_roots),

@@ -22,6 +22,7 @@ from placement.db import api as db_api
 from placement.db import models
 from placement.objects import candidate_engine as engine
 from placement.objects import capacity as capacity_mod
+from placement.objects import resource_class as rc_obj
 
 RP = models.RP
 INV = models.INV
@@ -34,8 +35,8 @@ RP_AGG = models.RP_AGG
 SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 # Keep IN lists well below every backend's bound-parameter limit.
 MAX_IN = 500
-# Loads of more trees than this read each kind of row on its own on MySQL.
-NARROW_LOAD = 64
+# Matching roots beyond which MySQL may load every tree instead.
+_MANY_ROOTS = 64
 # Above every id (the id columns are 32-bit integers).
 MAX_ID = 2147483647
 
@@ -205,6 +206,21 @@ def preflight(ctx, min_amounts):
             sorted(sharing_roots))
 
 
+def narrowest(ctx, agg_sets, trait_sets):
+    """(providers in all, the fewest providers in one of ``agg_sets`` or
+    with one of ``trait_sets``): how much a filter on them could narrow
+    a search, in one round trip of index counts."""
+    counts = ['(SELECT COUNT(*) FROM resource_providers)']
+    counts += ['(SELECT COUNT(DISTINCT g.resource_provider_id) FROM '
+               'resource_provider_aggregates g WHERE g.aggregate_id IN (%s))'
+               % _ids(aggs) for aggs in agg_sets]
+    counts += ['(SELECT COUNT(DISTINCT t.resource_provider_id) FROM '
+               'resource_provider_traits t WHERE t.trait_id IN (%s))'
+               % _ids(traits) for traits in trait_sets]
+    row = _raw_rows(ctx, 'SELECT ' + ', '.join(counts))[0]
+    return row[0], min(row)
+
+
 @db_api.context_manager.reader
 def aggregate_ids(ctx, uuids):
     """{uuid: id} of the known aggregates among ``uuids``."""
@@ -271,22 +287,96 @@ def _roots_sql(conditions, after=0, limit=None, upper=None):
     return sql
 
 
-def _raw_rows(ctx, sql):
+def _raw_rows(ctx, sql, fetch=True):
     """Rows of ``sql`` (no parameters, no ``%``) straight from the DBAPI
     cursor of the session's connection: thousands of rows skip
     SQLAlchemy's per-row processing."""
     cursor = ctx.session.connection().connection.cursor()
     try:
         cursor.execute(sql)
-        return cursor.fetchall()
+        return cursor.fetchall() if fetch else None
     finally:
         cursor.close()
+
+
+def _joined(dialect, columns, sep):
+    """SQL for the text of ``columns`` (non-NULL) joined by ``sep``."""
+    if dialect == 'mysql':
+        return "CONCAT_WS('%s', %s)" % (sep, ', '.join(columns))
+
+    def text(column):
+        if dialect == 'sqlite' and column == _ratio():
+            # 17 significant digits give back the same double.
+            return "printf('%%!.17g', %s)" % column
+        # (PostgreSQL >= 12 writes a double in its shortest exact form.)
+        return 'CAST(%s AS TEXT)' % column
+    return (" || '%s' || " % sep).join(text(c) for c in columns)
+
+
+def _aggregated(dialect, columns, sep, inner=' ', order=None):
+    """SQL aggregating ``columns`` of every row into one string: rows
+    joined by ``sep``, a row's values by ``inner`` (rows sorted by
+    ``order`` where the database can)."""
+    row = _joined(dialect, columns, inner)
+    if dialect == 'mysql':
+        return "GROUP_CONCAT(%s%s SEPARATOR '%s')" % (
+            row, ' ORDER BY %s' % order if order else '', sep)
+    if dialect == 'postgresql':
+        return "string_agg(%s, '%s'%s)" % (
+            row, sep, ' ORDER BY %s' % order if order else '')
+    return "group_concat(%s, '%s')" % (row, sep)
+
+
+# Longer than any load: the packed kinds of a load are one string each.
+_CONCAT_MAX = 1073741824
+
+
+def _allow_long_concat(ctx):
+    """MySQL cuts GROUP_CONCAT at group_concat_max_len (1 MB by
+    default): raise it once per connection (the pool keeps ``info``
+    with the DBAPI connection)."""
+    conn = ctx.session.connection().connection
+    if not conn.info.get('long_concat'):
+        _raw_rows(ctx, 'SET SESSION group_concat_max_len = %d' %
+                  _CONCAT_MAX, fetch=False)
+        conn.info['long_concat'] = True
 
 
 def _chunks(ids):
     ids = list(ids)
     for start in range(0, len(ids), MAX_IN):
         yield ids[start:start + MAX_IN]
+
+
+def _parse_ids(text):
+    return frozenset(map(int, text.split(' ')))
+
+
+def _parse_inventories(text):
+    """{rc: Inventory} of a provider's inventories (records of class,
+    total, reserved, min_unit, max_unit, step_size, used, ratio)."""
+    inventories = {}
+    capacity = capacity_mod.capacity
+    for record in text.split(' '):
+        rc, total, reserved, min_unit, max_unit, step, used, ratio = (
+            record.split(':'))
+        inventories[int(rc)] = engine.Inventory(
+            capacity(int(total), int(reserved), float(ratio)), int(used),
+            int(min_unit), int(max_unit), int(step))
+    return inventories
+
+
+def _per_provider(columns, parsed, parse):
+    """{provider id: parse(text)} of (ids, texts) ``columns``, each
+    distinct text parsed once (``parsed`` keeps them: the results are
+    shared, never changed)."""
+    out = {}
+    for rp_id, text in zip(map(int, columns[0]), columns[1]):
+        value = parsed.get(text)
+        if value is None:
+            value = parsed[text] = parse(text)
+        out[rp_id] = value
+    return out
 
 
 class Trees(object):
@@ -301,6 +391,9 @@ class Trees(object):
         self.trees = {}
         self.trait_names = {}
         self.rc_names = {}
+        # Parsed per-provider strings: providers alike share one object.
+        self._inventories = {}
+        self._id_sets = {}
 
     def load(self, ctx, root_ids):
         """Load the trees rooted at ``root_ids`` not loaded yet; their
@@ -308,10 +401,15 @@ class Trees(object):
         loaded = []
         for chunk in _chunks(r for r in root_ids if r not in self.trees):
             roots, providers = self._load(
-                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk),
-                narrow=len(chunk) > NARROW_LOAD)
+                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk))
             loaded += providers
         return loaded
+
+    def load_all(self, ctx):
+        """Load every tree (for a whole answer that most trees can serve:
+        one plain pass beats any filter); all root ids in id order."""
+        roots, _providers = self._load(ctx, '', None)
+        return roots
 
     def load_matching(self, ctx, conditions, after=0, limit=None,
                       window=None):
@@ -323,109 +421,136 @@ class Trees(object):
             # Fewer than ``window`` roots left: no bound.
             upper = 'COALESCE((%s), %d)' % (
                 _window_sql(after, window), MAX_ID)
-        if db_api.get_engine().dialect.name == 'mysql':
+        dialect = db_api.get_engine().dialect.name
+        if dialect == 'mysql':
             # MySQL/MariaDB merge the CTE into every branch of the load
             # and evaluate the conditions per row: two round trips there.
             roots = list(ctx.session.execute(_text(_roots_sql(
                 conditions, after, limit, upper))).scalars())
-            self.load(ctx, roots)
+            if len(roots) > _MANY_ROOTS and len(roots) * 2 > _raw_rows(
+                    ctx, 'SELECT COUNT(*) FROM resource_providers '
+                    'WHERE parent_provider_id IS NULL')[0][0]:
+                # Most trees: one plain pass beats lists of their roots.
+                self.load_all(ctx)
+            else:
+                self.load(ctx, roots)
             return roots
+        if dialect == 'postgresql' and limit is None:
+            # Unbounded, the conditions are uncorrelated sets; without
+            # statistics PostgreSQL probes them per root in nested loops
+            # (several times slower than hashing each set once).
+            _raw_rows(ctx, 'SET LOCAL enable_nestloop = off', fetch=False)
         roots, _providers = self._load(
             ctx, 'WITH sel AS (%s) ' % _roots_sql(conditions, after, limit,
                                                   upper),
             'p.root_provider_id IN (SELECT sel.id FROM sel)')
         return roots
 
-    def _branches(self, in_trees):
-        """The four selects of a load: (kind, text column, other
-        columns) for providers, inventories (with usage and the names
-        of custom classes), traits and aggregates."""
+    def _branches(self, dialect, in_trees):
+        """The selects of a load, as (columns, tail): providers; per
+        provider its inventories with usage, its traits and its
+        aggregates (each a string, see _parse_*; providers alike share
+        the same strings); and names: the loaded traits and every custom
+        class (kind 0 / 1, id, name). Every column is non NULL (a parent
+        of 0 means none; ids start at 1). ``in_trees`` None: every tree
+        (no join to the providers, usage summed once)."""
+        def of(alias, table):
+            if in_trees is None:
+                return 'FROM %s %s' % (table, alias)
+            return ('FROM %s %s JOIN resource_providers p ON p.id = '
+                    '%s.resource_provider_id WHERE %s' % (
+                        table, alias, alias, in_trees))
+
+        def per_provider(alias, tail, columns, order):
+            return ['x.rp', 'x.s'], (
+                'FROM (SELECT %s.resource_provider_id AS rp, %s AS s %s '
+                'GROUP BY %s.resource_provider_id) x' % (
+                    alias, _aggregated(dialect, columns, ' ', ':', order),
+                    tail, alias))
+
+        inventory_cols = [
+            'i.resource_class_id', 'i.total', 'i.reserved', 'i.min_unit',
+            'i.max_unit', 'i.step_size', _USED, _ratio()]
+        inventories = of('i', 'inventories')
+        if in_trees is None:
+            inventory_cols[6] = 'COALESCE(u.used, 0)'
+            inventories = inventories.replace('FROM inventories i', (
+                'FROM inventories i LEFT JOIN (SELECT a.resource_provider_id '
+                'AS rp, a.resource_class_id AS rc, SUM(a.used) AS used '
+                'FROM allocations a GROUP BY a.resource_provider_id, '
+                'a.resource_class_id) u ON u.rp = i.resource_provider_id '
+                'AND u.rc = i.resource_class_id'))
+        traits = of('t', 'resource_provider_traits')
         return [
-            ('0', 'p.uuid', ['p.id', 'p.parent_provider_id',
-                             'p.root_provider_id'],
-             'FROM resource_providers p WHERE ' + in_trees),
-            ('1', 'rc.name', ['i.resource_provider_id',
-                              'i.resource_class_id', 'i.total',
-                              'i.reserved', 'i.min_unit', 'i.max_unit',
-                              'i.step_size', _USED, _ratio()],
-             'FROM inventories i JOIN resource_providers p '
-             'ON p.id = i.resource_provider_id '
-             'LEFT JOIN resource_classes rc ON rc.id = i.resource_class_id '
-             'WHERE ' + in_trees),
-            ('2', 'tr.name', ['t.resource_provider_id', 'tr.id'],
-             'FROM resource_provider_traits t '
-             'JOIN traits tr ON tr.id = t.trait_id '
-             'JOIN resource_providers p ON p.id = t.resource_provider_id '
-             'WHERE ' + in_trees),
-            ('3', 'NULL', ['g.resource_provider_id', 'g.aggregate_id'],
-             'FROM resource_provider_aggregates g '
-             'JOIN resource_providers p ON p.id = g.resource_provider_id '
-             'WHERE ' + in_trees),
+            (['p.id', 'COALESCE(p.parent_provider_id, 0)', 'p.uuid',
+              'p.root_provider_id'],
+             'FROM resource_providers p' + (
+                 '' if in_trees is None else ' WHERE ' + in_trees)),
+            per_provider('i', inventories, inventory_cols,
+                         'i.resource_class_id'),
+            per_provider('t', traits, ['t.trait_id'], 't.trait_id'),
+            per_provider('g', of('g', 'resource_provider_aggregates'),
+                         ['g.aggregate_id'], 'g.aggregate_id'),
+            (['n.k', 'n.id', 'n.name'],
+             'FROM (SELECT 0 AS k, tr.id AS id, tr.name AS name '
+             'FROM traits tr WHERE tr.id IN (SELECT t.trait_id %s) '
+             'UNION ALL SELECT 1, rc.id, rc.name FROM resource_classes rc '
+             'WHERE rc.id >= %d) n' % (traits, rc_obj.MIN_CUSTOM_ID)),
         ]
 
-    def _rows(self, ctx, prefix, in_trees, narrow):
-        """The rows of a load by kind: four lists of ``(rp, a, text,
-        ...)`` rows. One UNION ALL (one round trip; padded, the kind
-        last), or, when ``narrow`` (many trees) on MySQL, one narrow
-        select per kind without padding (its pure-Python driver decodes
-        every value: for many rows a third fewer values cost more than
-        three round trips)."""
-        branches = self._branches(in_trees)
-        if narrow and db_api.get_engine().dialect.name == 'mysql':
-            selects = ['SELECT %s %s' % (', '.join(
-                cols[:2] + ([text] if text != 'NULL' else []) + cols[2:]),
-                tail) for _kind, text, cols, tail in branches]
-            return [_raw_rows(ctx, sql) for sql in selects]
-        width = max(len(cols) for _k, _t, cols, _f in branches)
-        selects = []
-        for kind, text, cols, tail in branches:
-            cols = cols[:2] + [text] + cols[2:] + ['0'] * (width - len(cols))
-            selects.append('SELECT %s, %s %s' % (', '.join(cols), kind, tail))
-        by_kind = ([], [], [], [])
-        for row in _raw_rows(ctx, prefix + ' UNION ALL '.join(selects)):
-            by_kind[row[-1]].append(row)
-        return by_kind
+    def _columns(self, ctx, prefix, in_trees):
+        """The columns of a load by kind (see _branches), values as text
+        or as the driver's types. One round trip of five rows: each
+        kind's values joined into one string, so that the drivers decode
+        five values, not tens of thousands (PyMySQL decodes each in
+        Python); a kind that came back short (MySQL cutting GROUP_CONCAT
+        at max_allowed_packet) is read again as plain rows."""
+        dialect = db_api.get_engine().dialect.name
+        if dialect == 'mysql':
+            _allow_long_concat(ctx)
+        branches = self._branches(dialect, in_trees)
+        selects = ['SELECT %d, COUNT(*), %s %s' % (
+            kind, _aggregated(dialect, cols, ',', ','), tail)
+            for kind, (cols, tail) in enumerate(branches)]
+        columns = [None] * len(branches)
+        for kind, count, text in _raw_rows(
+                ctx, prefix + ' UNION ALL '.join(selects)):
+            cols, tail = branches[kind]
+            width = len(cols)
+            values = text.split(',') if text else []
+            if len(values) == count * width:
+                columns[kind] = [values[j::width] for j in range(width)]
+            else:
+                rows = _raw_rows(ctx, prefix + 'SELECT %s %s' % (
+                    ', '.join(cols), tail))
+                columns[kind] = [list(c) for c in zip(*rows)] or [
+                    [] for _ in cols]
+        return columns
 
-    def _load(self, ctx, prefix, in_trees, narrow=False):
+    def _load(self, ctx, prefix, in_trees):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
         a WITH clause it uses): (their root ids, the providers new to
         this store in id order)."""
-        provider_rows, inventory_rows, trait_rows, agg_rows = self._rows(
-            ctx, prefix, in_trees, narrow)
-        providers = {}
-        inventories = {}
-        traits = {}
-        aggs = {}
-        trait_names = self.trait_names
-        rc_names = self.rc_names
-        inventory = engine.Inventory
-        capacity = capacity_mod.capacity
-        for row in inventory_rows:
-            rp_id, rc = row[0], row[1]
-            res = inventories.get(rp_id)
-            if res is None:
-                res = inventories[rp_id] = {}
-            res[rc] = inventory(capacity(row[3], row[4], row[9]),
-                                int(row[8]), row[5], row[6], row[7])
-            if row[2] is not None:
-                rc_names[rc] = row[2]
-        for row in provider_rows:
-            providers[row[0]] = (row[2], row[1], row[3])
-        for row in trait_rows:
-            rp_id, trait = row[0], row[1]
-            found = traits.get(rp_id)
-            if found is None:
-                traits[rp_id] = {trait}
-            else:
-                found.add(trait)
-            trait_names[trait] = row[2]
-        for row in agg_rows:
-            rp_id = row[0]
-            found = aggs.get(rp_id)
-            if found is None:
-                aggs[rp_id] = {row[1]}
-            else:
-                found.add(row[1])
+        (provider_cols, inventory_cols, trait_cols, agg_cols,
+         name_cols) = self._columns(ctx, prefix, in_trees)
+        named = (self.trait_names, self.rc_names)
+        for kind, name_id, name in zip(map(int, name_cols[0]),
+                                       map(int, name_cols[1]),
+                                       name_cols[2]):
+            named[kind][name_id] = name
+        if self.sharing_tid is None:
+            # (Unknown before the first load of every tree: the trait's
+            # id, if any loaded provider has it.)
+            self.sharing_tid = next((tid for tid, name in
+                                     self.trait_names.items()
+                                     if name == SHARING_TRAIT), None)
+        inventories = _per_provider(inventory_cols, self._inventories,
+                                    _parse_inventories)
+        traits = _per_provider(trait_cols, self._id_sets, _parse_ids)
+        aggs = _per_provider(agg_cols, self._id_sets, _parse_ids)
+        providers = sorted(zip(map(int, provider_cols[0]),
+                               map(int, provider_cols[1]), provider_cols[2],
+                               map(int, provider_cols[3])))
         by_id = self.by_id
         trees = self.trees
         sharing_tid = self.sharing_tid
@@ -433,19 +558,16 @@ class Trees(object):
         loaded = []
         roots = set()
         no_traits = no_aggs = frozenset()
-        for rp_id in sorted(providers):
-            uuid, parent_id, root_id = providers[rp_id]
+        for rp_id, parent_id, uuid, root_id in providers:
+            parent_id = parent_id or None
             roots.add(root_id)
             if rp_id in by_id:
                 continue
-            rp_traits = traits.get(rp_id)
-            rp_traits = frozenset(rp_traits) if rp_traits else no_traits
-            rp_aggs = aggs.get(rp_id)
+            rp_traits = traits.get(rp_id, no_traits)
             p = engine.Provider(
                 rp_id, uuid, parent_id, root_id,
                 inventories=inventories.get(rp_id, {}),
-                traits=rp_traits,
-                aggs=frozenset(rp_aggs) if rp_aggs else no_aggs,
+                traits=rp_traits, aggs=aggs.get(rp_id, no_aggs),
                 sharing=sharing_tid in rp_traits)
             by_id[rp_id] = p
             tree = trees.get(root_id)
