@@ -70,6 +70,14 @@ placement_db_opts = [
                 help='If True, database schema migrations will be attempted '
                      'when the web service starts. Safe with several '
                      'workers starting at once: they serialise on a lock.'),
+    cfg.BoolOpt('prepared_statements',
+                default=True,
+                help='PostgreSQL only: run the allocation candidate '
+                     'queries that recur as prepared statements, so that '
+                     'each is planned once per connection. Turn off '
+                     'behind a pooler that hands one session\'s '
+                     'statements to several server connections (such as '
+                     'PgBouncer in transaction mode).'),
 ]
 
 

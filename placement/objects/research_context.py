@@ -16,6 +16,9 @@ SQLAlchemy expression trees with many aliases cost more than running
 the queries. Everything used is portable (SQLite, MySQL, PostgreSQL).
 """
 
+import collections
+import itertools
+
 import sqlalchemy as sa
 
 from placement.db import api as db_api
@@ -254,9 +257,9 @@ def root_scan(ctx, conditions, after, limit, window=None):
     upper = None
     if window is not None:
         upper = window_end(ctx, after, window)
-    roots = list(ctx.session.execute(_text(_roots_sql(
+    roots = [row[0] for row in _raw_rows(ctx, _roots_sql(
         conditions, after, limit,
-        None if upper is None else str(int(upper))))).scalars())
+        None if upper is None else str(int(upper))))]
     if limit is not None and len(roots) == limit:
         return roots, roots[-1]
     return roots, upper
@@ -271,7 +274,8 @@ def _window_sql(after, window):
 def window_end(ctx, after, window):
     """The last root id of the next ``window`` roots after ``after``, or
     None when fewer remain."""
-    return ctx.session.execute(_text(_window_sql(after, window))).scalar()
+    rows = _raw_rows(ctx, _window_sql(after, window))
+    return rows[0][0] if rows else None
 
 
 def _roots_sql(conditions, after=0, limit=None, upper=None):
@@ -288,15 +292,64 @@ def _roots_sql(conditions, after=0, limit=None, upper=None):
 
 
 def _raw_rows(ctx, sql, fetch=True):
-    """Rows of ``sql`` (no parameters, no ``%``) straight from the DBAPI
-    cursor of the session's connection: thousands of rows skip
-    SQLAlchemy's per-row processing."""
-    cursor = ctx.session.connection().connection.cursor()
+    """Rows of ``sql`` (no parameters) straight from the DBAPI cursor of
+    the session's connection: thousands of rows skip SQLAlchemy's
+    per-row processing. On PostgreSQL a query met again runs as a
+    prepared statement (see _prepared)."""
+    conn = ctx.session.connection().connection
+    cursor = conn.cursor()
     try:
+        if (_use_prepared(ctx) and
+                sql.startswith(('SELECT', 'WITH'))):
+            sql = _prepared(conn, cursor, sql)
         cursor.execute(sql)
         return cursor.fetchall() if fetch else None
     finally:
         cursor.close()
+
+
+# Prepared statements kept per connection, and queries remembered as met
+# once (the second meeting prepares them).
+PREPARED_MAX = 128
+_names = itertools.count()
+
+
+def _use_prepared(ctx):
+    return (db_api.get_engine().dialect.name == 'postgresql' and
+            ctx.config.placement_database.prepared_statements)
+
+
+def _prepared(conn, cursor, sql):
+    """``EXECUTE`` of a statement prepared for ``sql`` on ``conn``, or
+    ``sql`` itself the first time it is met. Planning the statements of
+    a search costs PostgreSQL about as much as running them, and the
+    same requests (flavors) recur: a query met again is planned once
+    per connection. The statements live with the DBAPI connection (the
+    pool keeps ``info`` with it), at most PREPARED_MAX, least recently
+    used deallocated first."""
+    info = conn.info
+    statements = info.get('placement_prepared')
+    if statements is None:
+        statements = info['placement_prepared'] = collections.OrderedDict()
+        info['placement_met'] = collections.OrderedDict()
+    name = statements.get(sql)
+    if name is not None:
+        statements.move_to_end(sql)
+        return 'EXECUTE ' + name
+    met = info['placement_met']
+    if sql not in met:
+        met[sql] = True
+        if len(met) > PREPARED_MAX:
+            met.popitem(last=False)
+        return sql
+    del met[sql]
+    name = 'placement_q%d' % next(_names)
+    cursor.execute('PREPARE %s AS %s' % (name, sql))
+    statements[sql] = name
+    if len(statements) > PREPARED_MAX:
+        _old, old_name = statements.popitem(last=False)
+        cursor.execute('DEALLOCATE ' + old_name)
+    return 'EXECUTE ' + name
 
 
 def _joined(dialect, columns, sep):
@@ -366,6 +419,19 @@ def _parse_inventories(text):
     return inventories
 
 
+def _group(columns):
+    """(ids, texts) columns with a row per inventory, trait or aggregate
+    as columns with a row per provider (see Trees._branches)."""
+    texts = {}
+    for rp_id, text in zip(columns[0], columns[1]):
+        found = texts.get(rp_id)
+        if found is None:
+            texts[rp_id] = [text]
+        else:
+            found.append(text)
+    return list(texts), [' '.join(t) for t in texts.values()]
+
+
 def _per_provider(columns, parsed, parse):
     """{provider id: parse(text)} of (ids, texts) ``columns``, each
     distinct text parsed once (``parsed`` keeps them: the results are
@@ -401,7 +467,8 @@ class Trees(object):
         loaded = []
         for chunk in _chunks(r for r in root_ids if r not in self.trees):
             roots, providers = self._load(
-                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk))
+                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk),
+                grouped=len(chunk) > _MANY_ROOTS)
             loaded += providers
         return loaded
 
@@ -425,8 +492,8 @@ class Trees(object):
         if dialect == 'mysql':
             # MySQL/MariaDB merge the CTE into every branch of the load
             # and evaluate the conditions per row: two round trips there.
-            roots = list(ctx.session.execute(_text(_roots_sql(
-                conditions, after, limit, upper))).scalars())
+            roots = [row[0] for row in _raw_rows(ctx, _roots_sql(
+                conditions, after, limit, upper))]
             if len(roots) > _MANY_ROOTS and len(roots) * 2 > _raw_rows(
                     ctx, 'SELECT COUNT(*) FROM resource_providers '
                     'WHERE parent_provider_id IS NULL')[0][0]:
@@ -443,17 +510,20 @@ class Trees(object):
         roots, _providers = self._load(
             ctx, 'WITH sel AS (%s) ' % _roots_sql(conditions, after, limit,
                                                   upper),
-            'p.root_provider_id IN (SELECT sel.id FROM sel)')
+            'p.root_provider_id IN (SELECT sel.id FROM sel)',
+            grouped=limit is None or limit > _MANY_ROOTS)
         return roots
 
-    def _branches(self, dialect, in_trees):
+    def _branches(self, dialect, in_trees, grouped):
         """The selects of a load, as (columns, tail): providers; per
         provider its inventories with usage, its traits and its
         aggregates (each a string, see _parse_*; providers alike share
         the same strings); and names: the loaded traits and every custom
         class (kind 0 / 1, id, name). Every column is non NULL (a parent
         of 0 means none; ids start at 1). ``in_trees`` None: every tree
-        (no join to the providers, usage summed once)."""
+        (no join to the providers, usage summed once). Not ``grouped``
+        (few trees: grouping costs more than it saves), a row per
+        inventory, trait or aggregate instead of per provider."""
         def of(alias, table):
             if in_trees is None:
                 return 'FROM %s %s' % (table, alias)
@@ -462,6 +532,9 @@ class Trees(object):
                         table, alias, alias, in_trees))
 
         def per_provider(alias, tail, columns, order):
+            if not grouped:
+                return ['%s.resource_provider_id' % alias,
+                        _joined(dialect, columns, ':')], tail
             return ['x.rp', 'x.s'], (
                 'FROM (SELECT %s.resource_provider_id AS rp, %s AS s %s '
                 'GROUP BY %s.resource_provider_id) x' % (
@@ -498,7 +571,7 @@ class Trees(object):
              'WHERE rc.id >= %d) n' % (traits, rc_obj.MIN_CUSTOM_ID)),
         ]
 
-    def _columns(self, ctx, prefix, in_trees):
+    def _columns(self, ctx, prefix, in_trees, grouped):
         """The columns of a load by kind (see _branches), values as text
         or as the driver's types. One round trip of five rows: each
         kind's values joined into one string, so that the drivers decode
@@ -508,7 +581,7 @@ class Trees(object):
         dialect = db_api.get_engine().dialect.name
         if dialect == 'mysql':
             _allow_long_concat(ctx)
-        branches = self._branches(dialect, in_trees)
+        branches = self._branches(dialect, in_trees, grouped)
         selects = ['SELECT %d, COUNT(*), %s %s' % (
             kind, _aggregated(dialect, cols, ',', ','), tail)
             for kind, (cols, tail) in enumerate(branches)]
@@ -527,12 +600,16 @@ class Trees(object):
                     [] for _ in cols]
         return columns
 
-    def _load(self, ctx, prefix, in_trees):
+    def _load(self, ctx, prefix, in_trees, grouped=True):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
         a WITH clause it uses): (their root ids, the providers new to
         this store in id order)."""
         (provider_cols, inventory_cols, trait_cols, agg_cols,
-         name_cols) = self._columns(ctx, prefix, in_trees)
+         name_cols) = self._columns(ctx, prefix, in_trees, grouped)
+        if not grouped:
+            inventory_cols, trait_cols, agg_cols = [
+                _group(cols) for cols in (inventory_cols, trait_cols,
+                                          agg_cols)]
         named = (self.trait_names, self.rc_names)
         for kind, name_id, name in zip(map(int, name_cols[0]),
                                        map(int, name_cols[1]),

@@ -4,12 +4,16 @@ the same answers on SQLite, MariaDB and PostgreSQL, and the
 ``[placement]`` candidate options must behave as configured."""
 
 import collections
+from unittest import mock
 import uuid
 
 from oslo_serialization import jsonutils
 import webob
 
+from placement.db import api as db_api
 from placement import deploy
+from placement.objects import allocation_candidate as ac_obj
+from placement.objects import research_context as research
 from placement.tests import fixtures
 from placement.tests.functional.fixtures import gabbits as gabbit_fixtures
 
@@ -168,6 +172,83 @@ class _AllocationCandidates(object):
             [(('t1a', 'VCPU', 2),), (('t1b', 'VCPU', 2),),
              (('t2a', 'VCPU', 2),), (('t2b', 'VCPU', 2),)],
             sorted(self.candidates(data)))
+
+    # Whole answers: requests that read every tree and those that filter
+    # trees in SQL first, on trees with sharing, nesting and both kinds
+    # of filter.
+    WHOLE_QUERIES = (
+        'resources=VCPU:1,DISK_GB:10',
+        'resources=VCPU:1&member_of={x}',
+        'resources=VCPU:1&required=HW_NUMA_ROOT',
+        'resources=DISK_GB:10&required=!MISC_SHARES_VIA_AGGREGATE',
+        'resources_C=VCPU:1&resources_A=FPGA:1&group_policy=none'
+        '&same_subtree=_C,_A',
+        'resources=VCPU:1&resources1=SRIOV_NET_VF:1&group_policy=isolate',
+        'resources=VCPU:1,SRIOV_NET_VF:1&in_tree={pf1}',
+        'resources=VCPU:1&root_required=COMPUTE_VOLUME_MULTI_ATTACH',
+    )
+
+    def whole_answers(self):
+        return [self.get(q.format(x=self.agg_x, pf1=self.uuids['pf1']))
+                for q in self.WHOLE_QUERIES]
+
+    def test_reading_every_tree_or_filtering_gives_the_same_answer(self):
+        self.numa_setup()
+        filtered = mock.patch.object(ac_obj, '_narrows',
+                                     return_value=True)
+        every_tree = mock.patch.object(ac_obj, '_narrows',
+                                       return_value=False)
+        with filtered:
+            expected = self.whole_answers()
+        with every_tree:
+            self.assertEqual(expected, self.whole_answers())
+        self.assertEqual(expected, self.whole_answers())
+        self.assertEqual(5, len(expected[0]['allocation_requests']))
+
+    def test_packed_strings_cut_short_are_read_again_as_rows(self):
+        if self.backend != 'mysql':
+            self.skipTest('only MySQL cuts GROUP_CONCAT short')
+        self.numa_setup()
+        expected = self.whole_answers()
+
+        def short_concat(ctx):
+            # Shorter than the packed kinds, longer than one provider's
+            # inventories.
+            research._raw_rows(ctx, 'SET SESSION group_concat_max_len = 200',
+                               fetch=False)
+        # (Every pooled connection forgets the short setting afterwards.)
+        self.addCleanup(db_api.get_engine().dispose)
+        with mock.patch.object(research, '_allow_long_concat',
+                               side_effect=short_concat), \
+                mock.patch.object(research, '_raw_rows',
+                                  wraps=research._raw_rows) as run:
+            self.assertEqual(expected, self.whole_answers())
+        again = [c for c in run.call_args_list
+                 if c.args[1].startswith('SELECT p.id, ')]
+        self.assertNotEqual([], again)
+
+    def test_recurring_queries_run_as_prepared_statements(self):
+        self.numa_setup()
+        prepared = []
+        real = research._prepared
+
+        def spy(conn, cursor, sql):
+            statement = real(conn, cursor, sql)
+            prepared.append(statement.startswith('EXECUTE '))
+            return statement
+        with mock.patch.object(research, '_prepared', side_effect=spy):
+            answers = [self.whole_answers() for _ in range(3)]
+            self.assertEqual(answers[0], answers[1])
+            self.assertEqual(answers[0], answers[2])
+            if self.backend == 'postgresql':
+                self.assertIn(True, prepared)
+            else:
+                self.assertEqual([], prepared)
+            del prepared[:]
+            self.conf.set_override('prepared_statements', False,
+                                   group='placement_database')
+            self.assertEqual(answers[0], self.whole_answers())
+            self.assertEqual([], prepared)
 
 
 fixtures.for_each_backend(globals(), _AllocationCandidates)
