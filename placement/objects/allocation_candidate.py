@@ -327,16 +327,25 @@ class _Anchors(object):
     """The engine's view of each anchor: its tree and the sharing
     providers of other trees that share an aggregate with it."""
 
-    def __init__(self, trees, sharing, by_id):
+    def __init__(self, trees, share_roots, by_id):
         self.trees = trees
         self.by_id = by_id
-        self.sharing_by_agg = {}
-        for p in sharing:
-            for agg in p.aggs:
-                self.sharing_by_agg.setdefault(agg, []).append(p)
+        self.share_roots = share_roots
+        self.sharing_by_agg = None
         # Sharing providers (id order) in any of a set of aggregates:
         # providers mostly share a few aggregate sets.
         self._in_aggs = {}
+
+    def _index_sharing(self):
+        """The sharing providers (with aggregates) of the sharing roots'
+        trees by aggregate, once those trees are loaded (with the first
+        anchors)."""
+        self.sharing_by_agg = {}
+        for root in self.share_roots:
+            for p in self.trees[root]:
+                if p.sharing and p.aggs:
+                    for agg in p.aggs:
+                        self.sharing_by_agg.setdefault(agg, []).append(p)
 
     def _sharing_in(self, aggs):
         found = self._in_aggs.get(aggs)
@@ -347,6 +356,8 @@ class _Anchors(object):
         return found
 
     def __call__(self, root):
+        if self.sharing_by_agg is None:
+            self._index_sharing()
         members = self.trees.get(root, [])
         foreign = []
         if self.sharing_by_agg:
@@ -461,11 +472,16 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
         store = research.Trees(None)
         roots = store.load_all(ctx)
         nested, available, share_roots = _loaded_facts(store, min_amounts)
+        share_aggs = None
     else:
         roots = None
-        nested, sharing_tid, available, share_roots = research.preflight(
-            ctx, min_amounts)
+        (nested, sharing_tid, available, share_roots,
+         share_aggs) = research.preflight(ctx, min_amounts)
         store = research.Trees(sharing_tid)
+        # The sharing providers' trees come with the first load.
+        store.also_load(share_roots)
+        if not share_roots:
+            share_aggs = None
     result = Result(nested=nested)
     if not available:
         return result
@@ -474,31 +490,21 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     result.rc_names = store.rc_names
     trees = store.trees
 
-    sharing = []
-    share_aggs = None
-    if share_roots:
-        store.load(ctx, share_roots)
-        sharing = [p for root in share_roots for p in trees[root]
-                   if p.sharing and p.aggs]
-        share_aggs = {
-            rc: frozenset().union(*[p.aggs for p in sharing
-                                    if _has_room(p, rc, amount)])
-            for rc, amount in min_amounts.items()}
-
+    anchor = _Anchors(trees, share_roots, by_id)
     if roots is not None:
-        anchors = map(_Anchors(trees, sharing, by_id), roots)
+        anchors = map(anchor, roots)
     elif stop is None:
         # The whole answer: the trees matching cheap conditions (capacity
         # without usage; the engine checks usage) in one round trip.
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts, usage=False)
         roots = store.load_matching(ctx, conditions)
-        anchors = map(_Anchors(trees, sharing, by_id), roots)
+        anchors = map(anchor, roots)
     else:
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts)
         anchors = _bounded_anchors(ctx, conditions, stop, nested, store,
-                                   _Anchors(trees, sharing, by_id))
+                                   anchor)
 
     candidates = []
     for cand in engine.generate(request, anchors, strategy,

@@ -173,7 +173,9 @@ def preflight(ctx, min_amounts):
     provider have a parent, sharing trait id or None, available: does
     some provider have room for each requested (rc, amount), sharing
     roots: the roots (id order) of the trees holding a sharing provider
-    that has an aggregate and room for one of the requested classes)."""
+    that has an aggregate and room for one of the requested classes,
+    sharing aggregates: {rc: the aggregates of the sharing providers
+    with room for it} for every requested class)."""
     sharing_tid = "(SELECT id FROM traits WHERE name = '%s')" % SHARING_TRAIT
     columns = [
         _flag('EXISTS (SELECT 1 FROM resource_providers '
@@ -198,15 +200,33 @@ def preflight(ctx, min_amounts):
             'WHERE EXISTS (SELECT 1 FROM resource_provider_aggregates sg '
             'WHERE sg.resource_provider_id = p.id) AND %s' % (
                 ', 0' * (len(columns) - 1), sharing_tid, room))
+        # Their aggregates by class with room: rows (2, rc, aggregate).
+        sql += (
+            ' UNION ALL SELECT DISTINCT 2, i.resource_class_id, '
+            'sg.aggregate_id%s FROM resource_providers p '
+            'JOIN resource_provider_traits st '
+            'ON st.resource_provider_id = p.id AND st.trait_id = %s '
+            'JOIN resource_provider_aggregates sg '
+            'ON sg.resource_provider_id = p.id '
+            'JOIN inventories i ON i.resource_provider_id = p.id WHERE %s' % (
+                ', 0' * (len(columns) - 2), sharing_tid, or_(*[
+                    '(i.resource_class_id = %d AND %s + %d <= '
+                    '(i.total - i.reserved) * %s)' % (
+                        int(rc), _USED, int(amount), _ratio())
+                    for rc, amount in sorted(min_amounts.items())])))
     facts = None
     sharing_roots = set()
+    share_aggs = {rc: set() for rc in min_amounts}
     for row in _raw_rows(ctx, sql):
         if row[0] == 0:
             facts = row
-        else:
+        elif row[0] == 1:
             sharing_roots.add(row[1])
+        else:
+            share_aggs[row[1]].add(row[2])
     return (bool(facts[1]), facts[2], all(facts[3:]),
-            sorted(sharing_roots))
+            sorted(sharing_roots),
+            {rc: frozenset(aggs) for rc, aggs in share_aggs.items()})
 
 
 def narrowest(ctx, agg_sets, trait_sets):
@@ -457,14 +477,27 @@ class Trees(object):
         self.trees = {}
         self.trait_names = {}
         self.rc_names = {}
+        # Roots to load with the next load (see also_load).
+        self._pending = []
         # Parsed per-provider strings: providers alike share one object.
         self._inventories = {}
         self._id_sets = {}
+
+    def also_load(self, root_ids):
+        """Load the trees of ``root_ids`` with the next load (the trees of
+        sharing providers: one round trip less)."""
+        self._pending = sorted(set(self._pending) | set(root_ids))
+
+    def _take_pending(self):
+        pending = [r for r in self._pending if r not in self.trees]
+        self._pending = []
+        return pending
 
     def load(self, ctx, root_ids):
         """Load the trees rooted at ``root_ids`` not loaded yet; their
         providers in id order."""
         loaded = []
+        root_ids = sorted(set(root_ids) | set(self._take_pending()))
         for chunk in _chunks(r for r in root_ids if r not in self.trees):
             roots, providers = self._load(
                 ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk),
@@ -475,6 +508,7 @@ class Trees(object):
     def load_all(self, ctx):
         """Load every tree (for a whole answer that most trees can serve:
         one plain pass beats any filter); all root ids in id order."""
+        self._pending = []
         roots, _providers = self._load(ctx, '', None)
         return roots
 
@@ -507,14 +541,19 @@ class Trees(object):
             # statistics PostgreSQL probes them per root in nested loops
             # (several times slower than hashing each set once).
             _raw_rows(ctx, 'SET LOCAL enable_nestloop = off', fetch=False)
-        roots, _providers = self._load(
+        in_trees = 'p.root_provider_id IN (SELECT sel.id FROM sel)'
+        pending = self._take_pending()
+        if pending:
+            in_trees = '(%s OR p.root_provider_id IN (%s))' % (
+                in_trees, _ids(pending))
+        self._load(
             ctx, 'WITH sel AS (%s) ' % _roots_sql(conditions, after, limit,
                                                   upper),
-            'p.root_provider_id IN (SELECT sel.id FROM sel)',
-            grouped=limit is None or limit > _MANY_ROOTS)
-        return roots
+            in_trees, grouped=limit is None or limit > _MANY_ROOTS,
+            selected=True)
+        return self._selected
 
-    def _branches(self, dialect, in_trees, grouped):
+    def _branches(self, dialect, in_trees, grouped, selected=False):
         """The selects of a load, as (columns, tail): providers; per
         provider its inventories with usage, its traits and its
         aggregates (each a string, see _parse_*; providers alike share
@@ -569,9 +608,9 @@ class Trees(object):
              'FROM traits tr WHERE tr.id IN (SELECT t.trait_id %s) '
              'UNION ALL SELECT 1, rc.id, rc.name FROM resource_classes rc '
              'WHERE rc.id >= %d) n' % (traits, rc_obj.MIN_CUSTOM_ID)),
-        ]
+        ] + ([(['sel.id'], 'FROM sel')] if selected else [])
 
-    def _columns(self, ctx, prefix, in_trees, grouped):
+    def _columns(self, ctx, prefix, in_trees, grouped, selected=False):
         """The columns of a load by kind (see _branches), values as text
         or as the driver's types. One round trip of five rows: each
         kind's values joined into one string, so that the drivers decode
@@ -581,7 +620,7 @@ class Trees(object):
         dialect = db_api.get_engine().dialect.name
         if dialect == 'mysql':
             _allow_long_concat(ctx)
-        branches = self._branches(dialect, in_trees, grouped)
+        branches = self._branches(dialect, in_trees, grouped, selected)
         selects = ['SELECT %d, COUNT(*), %s %s' % (
             kind, _aggregated(dialect, cols, ',', ','), tail)
             for kind, (cols, tail) in enumerate(branches)]
@@ -600,12 +639,15 @@ class Trees(object):
                     [] for _ in cols]
         return columns
 
-    def _load(self, ctx, prefix, in_trees, grouped=True):
+    def _load(self, ctx, prefix, in_trees, grouped=True, selected=False):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
         a WITH clause it uses): (their root ids, the providers new to
         this store in id order)."""
+        columns = self._columns(ctx, prefix, in_trees, grouped, selected)
+        if selected:
+            self._selected = sorted(map(int, columns.pop()[0]))
         (provider_cols, inventory_cols, trait_cols, agg_cols,
-         name_cols) = self._columns(ctx, prefix, in_trees, grouped)
+         name_cols) = columns
         if not grouped:
             inventory_cols, trait_cols, agg_cols = [
                 _group(cols) for cols in (inventory_cols, trait_cols,
