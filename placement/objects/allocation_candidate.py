@@ -294,6 +294,12 @@ def _root_conditions(request, nested, sharing, share_aggs, min_amounts,
             conds.append(research.not_(
                 research.has_trait_clause(root, request.root_forbidden)))
         if not sharing:
+            isolated = sum(1 for g in request.groups
+                           if g.granular and g.resources)
+            if request.isolate and isolated > 1:
+                # Each of those groups on a provider of its own, all in
+                # the tree.
+                conds.append(research.tree_size_clause(root, isolated))
             for group in request.groups:
                 conds += _exact_group_conditions(group, root, nested, usage)
             return conds
@@ -424,8 +430,9 @@ def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
     enough) load their trees in growing chunks, so a bounded answer reads
     little more than the trees it uses."""
     page = min(stop + 16, _MAX_PAGE)
-    # Flat clouds match sparsely per root; trees usually densely.
-    window = max((2 if nested else 8) * page, _MIN_WINDOW)
+    # Windows of provider ids: flat clouds match sparsely per root, trees
+    # (several ids each) usually densely.
+    window = max((4 if nested else 8) * page, _MIN_WINDOW)
     roots = store.load_matching(ctx, conditions, 0, page, window)
     for root in roots:
         yield anchor(root)
@@ -464,6 +471,8 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     if _impossible(request) or stop == 0:
         return Result()
 
+    if stop is None:
+        research.tune(ctx)
     if stop is None and not _narrows(ctx, request):
         # The whole answer, and only capacity to filter on: most trees
         # qualify, and one plain pass over every tree costs less than
@@ -503,6 +512,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     else:
         conditions = _root_conditions(request, nested, bool(share_roots),
                                       share_aggs, min_amounts)
+        research.tune(ctx, probes=True)
         anchors = _bounded_anchors(ctx, conditions, stop, nested, store,
                                    anchor)
 

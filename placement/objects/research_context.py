@@ -40,8 +40,6 @@ SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 MAX_IN = 500
 # Matching roots beyond which MySQL may load every tree instead.
 _MANY_ROOTS = 64
-# Above every id (the id columns are 32-bit integers).
-MAX_ID = 2147483647
 
 
 def _ids(ids):
@@ -156,6 +154,12 @@ def tree_has(root, build, correlated=True):
             (root, and_(build('p'))))
 
 
+def tree_size_clause(root, count):
+    """``root``'s tree has at least ``count`` providers."""
+    return ('(SELECT COUNT(*) FROM resource_providers p '
+            'WHERE p.root_provider_id = %s.id) >= %d' % (root, int(count)))
+
+
 def in_tree_clause(p, root_id):
     return '%s.root_provider_id = %d' % (p, int(root_id))
 
@@ -190,40 +194,36 @@ def preflight(ctx, min_amounts):
             (int(rc), _USED, int(amount), _ratio())))
     sql = 'SELECT 0, ' + ', '.join(columns)
     if min_amounts:
-        # The sharing roots as rows (1, root id, 0...).
-        room = or_(*[fits_clause('p', rc, amount, exact=False)
-                     for rc, amount in sorted(min_amounts.items())])
+        # Each sharing provider with an aggregate and room for a class:
+        # rows (1, class, aggregate, root), from the (few) providers
+        # with the sharing trait.
         sql += (
-            ' UNION ALL SELECT DISTINCT 1, p.root_provider_id%s '
-            'FROM resource_providers p JOIN resource_provider_traits st '
-            'ON st.resource_provider_id = p.id AND st.trait_id = %s '
-            'WHERE EXISTS (SELECT 1 FROM resource_provider_aggregates sg '
-            'WHERE sg.resource_provider_id = p.id) AND %s' % (
-                ', 0' * (len(columns) - 1), sharing_tid, room))
-        # Their aggregates by class with room: rows (2, rc, aggregate).
-        sql += (
-            ' UNION ALL SELECT DISTINCT 2, i.resource_class_id, '
-            'sg.aggregate_id%s FROM resource_providers p '
-            'JOIN resource_provider_traits st '
-            'ON st.resource_provider_id = p.id AND st.trait_id = %s '
+            ' UNION ALL SELECT DISTINCT 1, i.resource_class_id, '
+            'sg.aggregate_id, p.root_provider_id%s '
+            'FROM resource_provider_traits st '
+            'JOIN resource_providers p ON p.id = st.resource_provider_id '
             'JOIN resource_provider_aggregates sg '
-            'ON sg.resource_provider_id = p.id '
-            'JOIN inventories i ON i.resource_provider_id = p.id WHERE %s' % (
-                ', 0' * (len(columns) - 2), sharing_tid, or_(*[
-                    '(i.resource_class_id = %d AND %s + %d <= '
-                    '(i.total - i.reserved) * %s)' % (
-                        int(rc), _USED, int(amount), _ratio())
-                    for rc, amount in sorted(min_amounts.items())])))
+            'ON sg.resource_provider_id = st.resource_provider_id '
+            'JOIN inventories i '
+            'ON i.resource_provider_id = st.resource_provider_id '
+            'WHERE st.trait_id = %s AND i.resource_class_id IN (%s) '
+            # (One condition, no OR per class: the inventory stays an
+            # index lookup per provider.)
+            'AND %s + CASE i.resource_class_id %s END <= '
+            '(i.total - i.reserved) * %s' % (
+                ', 0' * (len(columns) - 3), sharing_tid, _ids(min_amounts),
+                _USED, ' '.join('WHEN %d THEN %d' % (int(rc), int(amount))
+                                for rc, amount in sorted(min_amounts.items())),
+                _ratio()))
     facts = None
     sharing_roots = set()
     share_aggs = {rc: set() for rc in min_amounts}
     for row in _raw_rows(ctx, sql):
         if row[0] == 0:
             facts = row
-        elif row[0] == 1:
-            sharing_roots.add(row[1])
         else:
             share_aggs[row[1]].add(row[2])
+            sharing_roots.add(row[3])
     return (bool(facts[1]), facts[2], all(facts[3:]),
             sorted(sharing_roots),
             {rc: frozenset(aggs) for rc, aggs in share_aggs.items()})
@@ -268,11 +268,12 @@ def root_scan(ctx, conditions, after, limit, window=None):
     """Up to ``limit`` root ids greater than ``after``, in id order,
     whose trees satisfy every clause of ``conditions('r')``.
 
-    With a ``window``, only the next ``window`` roots are examined, so
-    the work stays bounded whatever plan the database picks (PostgreSQL
-    turns the EXISTS into semi-joins over every root before applying
-    LIMIT). Returns ``(roots, resume)``: ``resume`` is the id to continue
-    after, or None when every root has been examined.
+    With a ``window``, only roots among the next ``window`` ids are
+    examined (see window_end), so the work stays bounded whatever plan
+    the database picks (PostgreSQL turns the EXISTS into semi-joins over
+    every root before applying LIMIT). Returns ``(roots, resume)``:
+    ``resume`` is the id to continue after, or None when every root has
+    been examined.
     """
     upper = None
     if window is not None:
@@ -285,26 +286,30 @@ def root_scan(ctx, conditions, after, limit, window=None):
     return roots, upper
 
 
-def _window_sql(after, window):
-    return ('SELECT id FROM resource_providers '
-            'WHERE parent_provider_id IS NULL AND id > %d '
-            'ORDER BY id LIMIT 1 OFFSET %d' % (int(after), int(window) - 1))
+# A root, written so that scans in id order walk the primary key from
+# ``after`` and stop at their LIMIT (an index on the parent would read
+# every root first).
+_IS_ROOT = '%s.root_provider_id = %s.id'
 
 
 def window_end(ctx, after, window):
-    """The last root id of the next ``window`` roots after ``after``, or
-    None when fewer remain."""
-    rows = _raw_rows(ctx, _window_sql(after, window))
-    return rows[0][0] if rows else None
+    """The upper id of the window of the next ``window`` ids after
+    ``after`` (a range of the primary key: the work of a scan stays
+    bounded whatever N), or None when no provider lies beyond it."""
+    bound = int(after) + int(window)
+    rows = _raw_rows(ctx, 'SELECT w.id FROM resource_providers w '
+                     'WHERE w.id > %d ORDER BY w.id LIMIT 1' % bound)
+    return bound if rows else None
 
 
 def _roots_sql(conditions, after=0, limit=None, upper=None):
     """Root ids after ``after`` (up to ``upper``, an SQL expression)
     satisfying ``conditions('r')``, in id order, at most ``limit``."""
     sql = ('SELECT r.id FROM resource_providers r '
-           'WHERE r.parent_provider_id IS NULL AND r.id > %d %s AND %s '
+           'WHERE %s AND r.id > %d %s AND %s '
            'ORDER BY r.id' % (
-               int(after), '' if upper is None else 'AND r.id <= %s' % upper,
+               _IS_ROOT % ('r', 'r'), int(after),
+               '' if upper is None else 'AND r.id <= %s' % upper,
                and_(conditions('r'))))
     if limit is not None:
         sql += ' LIMIT %d' % int(limit)
@@ -370,6 +375,24 @@ def _prepared(conn, cursor, sql):
         _old, old_name = statements.popitem(last=False)
         cursor.execute('DEALLOCATE ' + old_name)
     return 'EXECUTE ' + name
+
+
+def tune(ctx, probes=False):
+    """Planner settings for the rest of a search's read transaction on
+    PostgreSQL, in one round trip: never JIT-compile (a search's
+    statements run in milliseconds; compiling one costs tens of them,
+    and without statistics the cost estimates often cross
+    jit_above_cost); with ``probes``, read and join by index probes only
+    (a bounded search reads a few trees at a time, and without
+    statistics the planner would scan or hash whole tables for each:
+    work growing with the cloud, not with the answer)."""
+    if db_api.get_engine().dialect.name != 'postgresql':
+        return
+    settings = ['jit']
+    if probes:
+        settings += ['enable_hashjoin', 'enable_mergejoin', 'enable_seqscan']
+    _raw_rows(ctx, 'SELECT %s' % ', '.join(
+        "set_config('%s', 'off', true)" % name for name in settings))
 
 
 def _joined(dialect, columns, sep):
@@ -519,9 +542,7 @@ class Trees(object):
         before included)."""
         upper = None
         if window is not None:
-            # Fewer than ``window`` roots left: no bound.
-            upper = 'COALESCE((%s), %d)' % (
-                _window_sql(after, window), MAX_ID)
+            upper = str(int(after) + int(window))
         dialect = db_api.get_engine().dialect.name
         if dialect == 'mysql':
             # MySQL/MariaDB merge the CTE into every branch of the load
@@ -541,16 +562,25 @@ class Trees(object):
             # statistics PostgreSQL probes them per root in nested loops
             # (several times slower than hashing each set once).
             _raw_rows(ctx, 'SET LOCAL enable_nestloop = off', fetch=False)
-        in_trees = 'p.root_provider_id IN (SELECT sel.id FROM sel)'
+        prefix = 'WITH sel AS (%s)' % _roots_sql(conditions, after, limit,
+                                                 upper)
         pending = self._take_pending()
         if pending:
-            in_trees = '(%s OR p.root_provider_id IN (%s))' % (
-                in_trees, _ids(pending))
-        self._load(
-            ctx, 'WITH sel AS (%s) ' % _roots_sql(conditions, after, limit,
-                                                  upper),
-            in_trees, grouped=limit is None or limit > _MANY_ROOTS,
-            selected=True)
+            # One set of roots (an OR of two sets would be probed per row).
+            prefix += (', anchor AS (SELECT sel.id FROM sel UNION SELECT '
+                       'r.id FROM resource_providers r WHERE r.id IN (%s))'
+                       % _ids(pending))
+        roots = 'SELECT %s.id FROM %s' % (('anchor',) * 2 if pending
+                                          else ('sel',) * 2)
+        if dialect == 'postgresql':
+            # An array probes the tree index; a semi-join without
+            # statistics would hash every provider.
+            in_trees = 'p.root_provider_id = ANY (ARRAY(%s))' % roots
+        else:
+            in_trees = 'p.root_provider_id IN (%s)' % roots
+        self._load(ctx, prefix + ' ', in_trees,
+                   grouped=limit is None or limit > _MANY_ROOTS,
+                   selected=True)
         return self._selected
 
     def _branches(self, dialect, in_trees, grouped, selected=False):
