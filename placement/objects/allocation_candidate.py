@@ -405,22 +405,37 @@ def _impossible(request):
     return bool(request.root_required & request.root_forbidden)
 
 
-def _narrows(ctx, request):
-    """Whether filtering trees in SQL first pays for a whole answer:
-    when the request names a tree, or aggregates or required traits
-    that less than a quarter of the providers have (capacity alone
-    rarely narrows much)."""
+# How a whole answer reads its trees (see _whole_answer_reads).
+EVERY_TREE = 'every tree'
+MEMBER_TREES = 'trees with an aggregate member'
+MATCHING_TREES = 'trees matching in SQL'
+
+
+def _whole_answer_reads(ctx, request):
+    """How a whole answer reads its trees. Every tree when only capacity
+    filters, or when what the request names (aggregates, required
+    traits) most providers have: one plain pass costs less than any
+    filter. The trees holding a member of the aggregates, when a lone
+    unsuffixed group names aggregates few providers are in (every
+    candidate then has such a provider in its anchor's tree). Else the
+    trees matching conditions in SQL."""
     if any(g.in_tree_root is not None for g in request.groups):
-        return True
+        return MATCHING_TREES
     agg_sets = [aggs for g in request.groups for aggs in g.member_of]
     trait_sets = [term for g in request.groups for term in g.required]
     trait_sets += [{tid} for tid in request.root_required]
     if not agg_sets and not trait_sets:
-        return False
-    total, fewest = research.narrowest(ctx, agg_sets, trait_sets)
+        return EVERY_TREE
+    total, agg_counts, trait_counts = research.narrowest(
+        ctx, agg_sets, trait_sets)
     factor = _NARROWING.get(db_api.get_engine().dialect.name,
                             _NARROWING_DEFAULT)
-    return fewest * factor < total
+    if min(agg_counts + trait_counts) * factor >= total:
+        return EVERY_TREE
+    if (len(request.groups) == 1 and not request.groups[0].granular and
+            agg_counts and min(agg_counts) * factor < total):
+        return MEMBER_TREES
+    return MATCHING_TREES
 
 
 def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
@@ -473,7 +488,8 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
 
     if stop is None:
         research.tune(ctx)
-    if stop is None and not _narrows(ctx, request):
+    reads = _whole_answer_reads(ctx, request) if stop is None else None
+    if reads == EVERY_TREE:
         # The whole answer, and only capacity to filter on: most trees
         # qualify, and one plain pass over every tree costs less than
         # filtering them in SQL (the engine checks everything); the
@@ -501,6 +517,10 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
 
     anchor = _Anchors(trees, share_roots, by_id)
     if roots is not None:
+        anchors = map(anchor, roots)
+    elif reads == MEMBER_TREES:
+        roots = research.member_roots(ctx, request.groups[0].member_of)
+        store.load(ctx, roots)
         anchors = map(anchor, roots)
     elif stop is None:
         # The whole answer: the trees matching cheap conditions (capacity

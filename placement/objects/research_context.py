@@ -230,9 +230,9 @@ def preflight(ctx, min_amounts):
 
 
 def narrowest(ctx, agg_sets, trait_sets):
-    """(providers in all, the fewest providers in one of ``agg_sets`` or
-    with one of ``trait_sets``): how much a filter on them could narrow
-    a search, in one round trip of index counts."""
+    """(providers in all, [providers in one of each of ``agg_sets``],
+    [providers with one of each of ``trait_sets``]): how much a filter on
+    them could narrow a search, in one round trip of index counts."""
     counts = ['(SELECT COUNT(*) FROM resource_providers)']
     counts += ['(SELECT COUNT(DISTINCT g.resource_provider_id) FROM '
                'resource_provider_aggregates g WHERE g.aggregate_id IN (%s))'
@@ -241,7 +241,22 @@ def narrowest(ctx, agg_sets, trait_sets):
                'resource_provider_traits t WHERE t.trait_id IN (%s))'
                % _ids(traits) for traits in trait_sets]
     row = _raw_rows(ctx, 'SELECT ' + ', '.join(counts))[0]
-    return row[0], min(row)
+    return (row[0], list(row[1:1 + len(agg_sets)]),
+            list(row[1 + len(agg_sets):]))
+
+
+def member_roots(ctx, agg_sets):
+    """The roots of the trees holding a provider in one of each of
+    ``agg_sets`` (id order)."""
+    rows = _raw_rows(ctx, ' UNION ALL '.join(
+        'SELECT DISTINCT %d, p.root_provider_id FROM '
+        'resource_provider_aggregates g JOIN resource_providers p '
+        'ON p.id = g.resource_provider_id WHERE g.aggregate_id IN (%s)' % (
+            term, _ids(aggs)) for term, aggs in enumerate(agg_sets)))
+    found = [set() for _ in agg_sets]
+    for term, root in rows:
+        found[term].add(root)
+    return sorted(set.intersection(*found))
 
 
 @db_api.context_manager.reader

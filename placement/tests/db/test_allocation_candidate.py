@@ -4,6 +4,7 @@ the same answers on SQLite, MariaDB and PostgreSQL, and the
 ``[placement]`` candidate options must behave as configured."""
 
 import collections
+import contextlib
 from unittest import mock
 import uuid
 
@@ -189,21 +190,41 @@ class _AllocationCandidates(object):
     )
 
     def whole_answers(self):
-        return [self.get(q.format(x=self.agg_x, pf1=self.uuids['pf1']))
-                for q in self.WHOLE_QUERIES]
+        return self.answers(self.WHOLE_QUERIES)
+
+    # One unsuffixed group naming aggregates (sharing and nested trees
+    # among them).
+    MEMBER_QUERIES = (
+        'resources=VCPU:1&member_of={x}',
+        'resources=VCPU:1,DISK_GB:10&member_of={x}',
+        'resources=DISK_GB:10&member_of={y}',
+        'resources=VCPU:1,DISK_GB:10&member_of=in:{x},{y}',
+        'resources=VCPU:1&member_of={x}&member_of={y}',
+    )
+
+    def answers(self, queries, reads=None):
+        with mock.patch.object(ac_obj, '_whole_answer_reads',
+                               return_value=reads) if reads else \
+                contextlib.nullcontext():
+            return [self.get(q.format(x=self.agg_x, y=self.agg_y,
+                                      pf1=self.uuids['pf1']))
+                    for q in queries]
 
     def test_reading_every_tree_or_filtering_gives_the_same_answer(self):
         self.numa_setup()
-        filtered = mock.patch.object(ac_obj, '_narrows',
-                                     return_value=True)
-        every_tree = mock.patch.object(ac_obj, '_narrows',
-                                       return_value=False)
-        with filtered:
-            expected = self.whole_answers()
-        with every_tree:
-            self.assertEqual(expected, self.whole_answers())
-        self.assertEqual(expected, self.whole_answers())
+        expected = self.answers(self.WHOLE_QUERIES, ac_obj.MATCHING_TREES)
+        self.assertEqual(expected, self.answers(self.WHOLE_QUERIES,
+                                                ac_obj.EVERY_TREE))
+        self.assertEqual(expected, self.answers(self.WHOLE_QUERIES))
         self.assertEqual(5, len(expected[0]['allocation_requests']))
+
+    def test_reading_the_trees_of_aggregate_members_gives_the_same(self):
+        self.numa_setup()
+        expected = self.answers(self.MEMBER_QUERIES, ac_obj.EVERY_TREE)
+        for reads in (ac_obj.MEMBER_TREES, ac_obj.MATCHING_TREES, None):
+            self.assertEqual(expected, self.answers(self.MEMBER_QUERIES,
+                                                    reads))
+        self.assertNotEqual([], expected[1]['allocation_requests'])
 
     def test_packed_strings_cut_short_are_read_again_as_rows(self):
         if self.backend != 'mysql':
