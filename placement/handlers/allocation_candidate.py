@@ -197,29 +197,30 @@ def _allocation_requests(result, version):
     by_object = {}  # and often as the same object (engine.Request.single)
 
     def resources(res):
-        named = by_object.get(id(res))
-        if named is not None:
-            return named
+        """{'resources': {name: amount}} for ``res``, shared (read-only)
+        by the candidates with the same amounts."""
+        entry = by_object.get(id(res))
+        if entry is not None:
+            return entry
         key = tuple(res.items())
-        named = shown.get(key)
-        if named is None:
-            named = shown[key] = {rc_names[rc]: amount
-                                  for rc, amount in sorted(res.items())}
-        by_object[id(res)] = named
-        return named
+        entry = shown.get(key)
+        if entry is None:
+            entry = shown[key] = {'resources': {
+                rc_names[rc]: amount for rc, amount in sorted(res.items())}}
+        by_object[id(res)] = entry
+        return entry
 
     body = []
     for cand in result.candidates:
         allocations = cand.allocations
-        pids = sorted(allocations)
+        pids = sorted(allocations) if len(allocations) > 1 else allocations
         if dict_form:
             data = {'allocations': {
-                uuid_of[pid]: {'resources': resources(allocations[pid])}
-                for pid in pids}}
+                uuid_of[pid]: resources(allocations[pid]) for pid in pids}}
         else:
             data = {'allocations': [
                 {'resource_provider': {'uuid': uuid_of[pid]},
-                 'resources': resources(allocations[pid])}
+                 'resources': resources(allocations[pid])['resources']}
                 for pid in pids]}
         if mappings:
             data['mappings'] = {

@@ -112,6 +112,10 @@ class Request(object):
         if (len(self.groups) == 1 and not self.groups[0].granular and
                 self.groups[0].resources):
             self.single = dict(sorted(self.groups[0].resources.items()))
+        # _lone_single's verdicts by what decides them: providers alike
+        # (one inventory, trait and aggregate object each, see
+        # research_context.Trees) are judged once.
+        self.lone_verdicts = {}
 
 
 class Candidate(object):
@@ -448,21 +452,39 @@ def _products(request, group, anchor, rcs, options):
 def _lone_single(request, p):
     """_lone_provider for a request of one unsuffixed group."""
     group = request.groups[0]
-    if not _unsuffixed_eligible(p, group, p.id, _NOBODY):
+    key = (id(p.inventories), p.traits, p.aggs, p.sharing,
+           p.root_id if group.in_tree_root is not None else None)
+    known = request.lone_verdicts.get(key)
+    if known is not None and known[0] is p.inventories:
+        fits = known[1]
+    else:
+        # (The inventories are kept with the verdict: an id is only
+        # unique while its object lives.)
+        fits = _lone_single_fits(group, p, request.single)
+        request.lone_verdicts[key] = (p.inventories, fits)
+    if not fits:
         return ()
+    return (Candidate({p.id: request.single}, {group.suffix: [p.id]},
+                      p.id),)
+
+
+def _lone_single_fits(group, p, single):
+    """Whether lone provider ``p`` alone serves ``group`` (amounts
+    ``single``)."""
+    if not _unsuffixed_eligible(p, group, p.id, _NOBODY):
+        return False
     traits = p.traits
     for term in group.required:
         if not traits & term:
-            return ()
+            return False
     inventories = p.inventories
-    for rc, amount in request.single.items():
+    for rc, amount in single.items():
         inv = inventories.get(rc)
         if (inv is None or inv.used + amount > inv.capacity or
                 not inv.min_unit <= amount <= inv.max_unit or
                 amount % inv.step_size):
-            return ()
-    return (Candidate({p.id: request.single}, {group.suffix: [p.id]},
-                      p.id),)
+            return False
+    return True
 
 
 # No other provider (for a lone provider's eligibility: its own root).
