@@ -40,6 +40,8 @@ SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 MAX_IN = 500
 # Matching roots beyond which MySQL may load every tree instead.
 _MANY_ROOTS = 64
+# Loads of more trees than this group their rows per provider in SQL.
+_GROUPED_ROOTS = 256
 
 
 def _ids(ids):
@@ -539,7 +541,7 @@ class Trees(object):
         for chunk in _chunks(r for r in root_ids if r not in self.trees):
             roots, providers = self._load(
                 ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk),
-                grouped=len(chunk) > _MANY_ROOTS)
+                grouped=len(chunk) > _GROUPED_ROOTS)
             loaded += providers
         return loaded
 
@@ -594,7 +596,7 @@ class Trees(object):
         else:
             in_trees = 'p.root_provider_id IN (%s)' % roots
         self._load(ctx, prefix + ' ', in_trees,
-                   grouped=limit is None or limit > _MANY_ROOTS,
+                   grouped=limit is None or limit > _GROUPED_ROOTS,
                    selected=True)
         return self._selected
 
