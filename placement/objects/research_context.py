@@ -40,8 +40,6 @@ SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 MAX_IN = 500
 # Matching roots beyond which MySQL may load every tree instead.
 _MANY_ROOTS = 64
-# Loads of more trees than this group their rows per provider in SQL.
-_GROUPED_ROOTS = 256
 
 
 def _ids(ids):
@@ -426,17 +424,15 @@ def _joined(dialect, columns, sep):
     return (" || '%s' || " % sep).join(text(c) for c in columns)
 
 
-def _aggregated(dialect, columns, sep, inner=' '):
-    """SQL aggregating ``columns`` of every row into one string: rows
-    joined by ``sep``, a row's values by ``inner``. (In no particular
-    order: sorting each provider's rows costs more than the few distinct
-    strings it would save; providers written alike come out alike.)"""
-    row = _joined(dialect, columns, inner)
+def _packed(dialect, columns):
+    """SQL aggregating ``columns`` of every row into one comma-separated
+    string (rows one after the other, in no particular order)."""
+    row = _joined(dialect, columns, ',')
     if dialect == 'mysql':
-        return "GROUP_CONCAT(%s SEPARATOR '%s')" % (row, sep)
+        return "GROUP_CONCAT(%s SEPARATOR ',')" % row
     if dialect == 'postgresql':
-        return "string_agg(%s, '%s')" % (row, sep)
-    return "group_concat(%s, '%s')" % (row, sep)
+        return "string_agg(%s, ',')" % row
+    return "group_concat(%s, ',')" % row
 
 
 # Longer than any load: the packed kinds of a load are one string each.
@@ -539,8 +535,7 @@ class Trees(object):
         root_ids = sorted(set(root_ids) | set(self._take_pending()))
         for chunk in _chunks(r for r in root_ids if r not in self.trees):
             roots, providers = self._load(
-                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk),
-                grouped=len(chunk) > _GROUPED_ROOTS)
+                ctx, '', 'p.root_provider_id IN (%s)' % _ids(chunk))
             loaded += providers
         return loaded
 
@@ -594,21 +589,18 @@ class Trees(object):
             in_trees = 'p.root_provider_id = ANY (ARRAY(%s))' % roots
         else:
             in_trees = 'p.root_provider_id IN (%s)' % roots
-        self._load(ctx, prefix + ' ', in_trees,
-                   grouped=limit is None or limit > _GROUPED_ROOTS,
-                   selected=True)
+        self._load(ctx, prefix + ' ', in_trees, selected=True)
         return self._selected
 
-    def _branches(self, dialect, in_trees, grouped, selected=False):
-        """The selects of a load, as (columns, tail): providers; per
-        provider its inventories with usage, its traits and its
-        aggregates (each a string, see _parse_*; providers alike share
-        the same strings); and names: the loaded traits and every custom
-        class (kind 0 / 1, id, name). Every column is non NULL (a parent
-        of 0 means none; ids start at 1). ``in_trees`` None: every tree
-        (no join to the providers, usage summed once). Not ``grouped``
-        (few trees: grouping costs more than it saves), a row per
-        inventory, trait or aggregate instead of per provider."""
+    def _branches(self, dialect, in_trees, selected=False):
+        """The selects of a load, as (columns, tail): providers; the
+        inventories with usage, the traits and the aggregates, each row
+        as (provider, its values joined in one string: see _group and
+        _parse_*); and names: the loaded traits and every custom class
+        (kind 0 / 1, id, name). Every column is non NULL (a parent of 0
+        means none; ids start at 1). ``in_trees`` None: every tree (no
+        join to the providers, usage summed once). (Grouping the rows
+        per provider in SQL cost the databases more than it saved.)"""
         def of(alias, table):
             if in_trees is None:
                 return 'FROM %s %s' % (table, alias)
@@ -621,14 +613,8 @@ class Trees(object):
                         table, alias, alias, in_trees))
 
         def per_provider(alias, tail, columns):
-            if not grouped:
-                return ['%s.resource_provider_id' % alias,
-                        _joined(dialect, columns, ':')], tail
-            return ['x.rp', 'x.s'], (
-                'FROM (SELECT %s.resource_provider_id AS rp, %s AS s %s '
-                'GROUP BY %s.resource_provider_id) x' % (
-                    alias, _aggregated(dialect, columns, ' ', ':'),
-                    tail, alias))
+            return ['%s.resource_provider_id' % alias,
+                    _joined(dialect, columns, ':')], tail
 
         inventory_cols = [
             'i.resource_class_id', 'i.total', 'i.reserved', 'i.min_unit',
@@ -659,7 +645,7 @@ class Trees(object):
              'WHERE rc.id >= %d) n' % (traits, rc_obj.MIN_CUSTOM_ID)),
         ] + ([(['sel.id'], 'FROM sel')] if selected else [])
 
-    def _columns(self, ctx, prefix, in_trees, grouped, selected=False):
+    def _columns(self, ctx, prefix, in_trees, selected=False):
         """The columns of a load by kind (see _branches), values as text
         or as the driver's types. One round trip of five rows: each
         kind's values joined into one string, so that the drivers decode
@@ -669,9 +655,9 @@ class Trees(object):
         dialect = db_api.get_engine().dialect.name
         if dialect == 'mysql':
             _allow_long_concat(ctx)
-        branches = self._branches(dialect, in_trees, grouped, selected)
+        branches = self._branches(dialect, in_trees, selected)
         selects = ['SELECT %d, COUNT(*), %s %s' % (
-            kind, _aggregated(dialect, cols, ',', ','), tail)
+            kind, _packed(dialect, cols), tail)
             for kind, (cols, tail) in enumerate(branches)]
         columns = [None] * len(branches)
         for kind, count, text in _raw_rows(
@@ -688,19 +674,17 @@ class Trees(object):
                     [] for _ in cols]
         return columns
 
-    def _load(self, ctx, prefix, in_trees, grouped=True, selected=False):
+    def _load(self, ctx, prefix, in_trees, selected=False):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
         a WITH clause it uses): (their root ids, the providers new to
         this store in id order)."""
-        columns = self._columns(ctx, prefix, in_trees, grouped, selected)
+        columns = self._columns(ctx, prefix, in_trees, selected)
         if selected:
             self._selected = sorted(map(int, columns.pop()[0]))
         (provider_cols, inventory_cols, trait_cols, agg_cols,
          name_cols) = columns
-        if not grouped:
-            inventory_cols, trait_cols, agg_cols = [
-                _group(cols) for cols in (inventory_cols, trait_cols,
-                                          agg_cols)]
+        inventory_cols, trait_cols, agg_cols = [
+            _group(cols) for cols in (inventory_cols, trait_cols, agg_cols)]
         named = (self.trait_names, self.rc_names)
         for kind, name_id, name in zip(map(int, name_cols[0]),
                                        map(int, name_cols[1]),
