@@ -2,8 +2,10 @@
 
 A handful of queries, never one per provider:
 
-* ``preflight`` reads the request-wide facts and the roots of the
-  sharing providers that could lend a requested class;
+* ``preflight`` reads the request-wide facts, the roots of the sharing
+  providers that could lend a requested class and their aggregates;
+* ``Trees.load_all`` reads every tree (a whole answer that only
+  capacity filters); ``member_roots`` the roots of aggregate members;
 * ``Trees.load_matching`` reads whole trees (providers, inventories with
   usage, traits and aggregates) whose roots satisfy necessary conditions
   evaluated in SQL, in one round trip; bounded by a LIMIT (correlated
@@ -11,9 +13,14 @@ A handful of queries, never one per provider:
 * ``root_scan`` pages through such roots alone, ``Trees.load`` loads
   trees by root id.
 
-Statements are built as SQL text with inlined integer ids: building
-SQLAlchemy expression trees with many aliases cost more than running
-the queries. Everything used is portable (SQLite, MySQL, PostgreSQL).
+A load is one statement returning one packed string per kind of row
+(drivers decode a handful of values, not tens of thousands; PyMySQL
+decodes each in Python). Statements are built as SQL text with inlined
+integer ids: building SQLAlchemy expression trees with many aliases cost
+more than running the queries; on PostgreSQL the ones that recur run as
+prepared statements, and ``tune`` sets the planner for a search (the
+tables of a fresh cloud often have no statistics). Everything used is
+portable (SQLite, MySQL, PostgreSQL).
 """
 
 import collections
