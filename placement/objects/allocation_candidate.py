@@ -22,11 +22,10 @@ from placement.objects import trait as trait_obj
 # fewest roots one bounded scan examines.
 _MAX_PAGE = 2000
 _MIN_WINDOW = 128
-# A filter narrows when it keeps less than 1/N of the providers: its
-# statements cost about twice a plain pass per tree kept, more on MySQL
-# (correlated probes per root).
-_NARROWING = {'mysql': 24}
-_NARROWING_DEFAULT = 8
+# What a request names narrows a whole answer when less than 1/N of the
+# providers have it: reading the trees holding it costs about twice a
+# plain pass per tree kept.
+_NARROWING = 8
 
 
 class Result(object):
@@ -407,7 +406,7 @@ def _impossible(request):
 
 # How a whole answer reads its trees (see _whole_answer_reads).
 EVERY_TREE = 'every tree'
-MEMBER_TREES = 'trees with an aggregate member'
+HOLDING_TREES = 'trees holding what the request names'
 MATCHING_TREES = 'trees matching in SQL'
 
 
@@ -415,10 +414,9 @@ def _whole_answer_reads(ctx, request):
     """How a whole answer reads its trees. Every tree when only capacity
     filters, or when what the request names (aggregates, required
     traits) most providers have: one plain pass costs less than any
-    filter. The trees holding a member of the aggregates, when a lone
-    unsuffixed group names aggregates few providers are in (every
-    candidate then has such a provider in its anchor's tree). Else the
-    trees matching conditions in SQL."""
+    filter. Else the trees holding what few providers have (see
+    _holding_roots), or, for requests naming a tree, the trees matching
+    conditions in SQL."""
     if any(g.in_tree_root is not None for g in request.groups):
         return MATCHING_TREES
     agg_sets = [aggs for g in request.groups for aggs in g.member_of]
@@ -428,14 +426,35 @@ def _whole_answer_reads(ctx, request):
         return EVERY_TREE
     total, agg_counts, trait_counts = research.narrowest(
         ctx, agg_sets, trait_sets)
-    factor = _NARROWING.get(db_api.get_engine().dialect.name,
-                            _NARROWING_DEFAULT)
-    if min(agg_counts + trait_counts) * factor >= total:
+    if min(agg_counts + trait_counts) * _NARROWING >= total:
         return EVERY_TREE
-    if (len(request.groups) == 1 and not request.groups[0].granular and
-            agg_counts and min(agg_counts) * factor < total):
-        return MEMBER_TREES
-    return MATCHING_TREES
+    return HOLDING_TREES
+
+
+def _holding_roots(ctx, store, request, share_roots):
+    """The roots of the trees that hold what every anchor tree of a
+    candidate must hold, or None when nothing is known to be: a
+    provider with one of the traits of each required term (the group's
+    providers, or for the unsuffixed group the union of its providers,
+    are in the anchor's tree or sharing providers: terms a sharing
+    provider meets are left out), the traits of ``root_required`` on
+    the root, and, for a lone unsuffixed group, a member of each
+    ``member_of`` term (membership of a provider's root counts for it:
+    the root is in the tree too)."""
+    store.load(ctx, ())     # the sharing providers' trees
+    shared = frozenset().union(*[
+        p.traits for root in share_roots for p in store.trees[root]
+        if p.sharing and p.aggs])
+    groups = request.groups
+    agg_sets = []
+    if len(groups) == 1 and not groups[0].granular:
+        agg_sets = groups[0].member_of
+    trait_sets = [term for g in groups for term in g.required
+                  if not term & shared]
+    root_traits = sorted(request.root_required)
+    if not (agg_sets or trait_sets or root_traits):
+        return None
+    return research.holding_roots(ctx, agg_sets, trait_sets, root_traits)
 
 
 def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
@@ -516,11 +535,11 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     trees = store.trees
 
     anchor = _Anchors(trees, share_roots, by_id)
+    if roots is None and reads == HOLDING_TREES:
+        roots = _holding_roots(ctx, store, request, share_roots)
+        if roots is not None:
+            store.load(ctx, roots)
     if roots is not None:
-        anchors = map(anchor, roots)
-    elif reads == MEMBER_TREES:
-        roots = research.member_roots(ctx, request.groups[0].member_of)
-        store.load(ctx, roots)
         anchors = map(anchor, roots)
     elif stop is None:
         # The whole answer: the trees matching cheap conditions (capacity

@@ -5,7 +5,8 @@ A handful of queries, never one per provider:
 * ``preflight`` reads the request-wide facts, the roots of the sharing
   providers that could lend a requested class and their aggregates;
 * ``Trees.load_all`` reads every tree (a whole answer that only
-  capacity filters); ``member_roots`` the roots of aggregate members;
+  capacity filters); ``holding_roots`` the roots of the trees holding
+  what the request names;
 * ``Trees.load_matching`` reads whole trees (providers, inventories with
   usage, traits and aggregates) whose roots satisfy necessary conditions
   evaluated in SQL, in one round trip; bounded by a LIMIT (correlated
@@ -252,15 +253,29 @@ def narrowest(ctx, agg_sets, trait_sets):
             list(row[1 + len(agg_sets):]))
 
 
-def member_roots(ctx, agg_sets):
-    """The roots of the trees holding a provider in one of each of
-    ``agg_sets`` (id order)."""
-    rows = _raw_rows(ctx, ' UNION ALL '.join(
-        'SELECT DISTINCT %d, p.root_provider_id FROM '
+def holding_roots(ctx, agg_sets, trait_sets, root_traits):
+    """The roots (id order) of the trees holding, for each of
+    ``agg_sets`` a provider in one of its aggregates, for each of
+    ``trait_sets`` a provider with one of its traits, and whose root has
+    every one of ``root_traits``."""
+    selects = [
+        'SELECT DISTINCT %%d, p.root_provider_id FROM '
         'resource_provider_aggregates g JOIN resource_providers p '
-        'ON p.id = g.resource_provider_id WHERE g.aggregate_id IN (%s)' % (
-            term, _ids(aggs)) for term, aggs in enumerate(agg_sets)))
-    found = [set() for _ in agg_sets]
+        'ON p.id = g.resource_provider_id WHERE g.aggregate_id IN (%s)'
+        % _ids(aggs) for aggs in agg_sets]
+    selects += [
+        'SELECT DISTINCT %%d, p.root_provider_id FROM '
+        'resource_provider_traits t JOIN resource_providers p '
+        'ON p.id = t.resource_provider_id WHERE t.trait_id IN (%s)'
+        % _ids(traits) for traits in trait_sets]
+    selects += [
+        'SELECT %%d, t.resource_provider_id FROM resource_provider_traits t '
+        'JOIN resource_providers p ON p.id = t.resource_provider_id '
+        'WHERE t.trait_id = %d AND p.root_provider_id = p.id' % int(tid)
+        for tid in root_traits]
+    rows = _raw_rows(ctx, ' UNION ALL '.join(
+        select % term for term, select in enumerate(selects)))
+    found = [set() for _ in selects]
     for term, root in rows:
         found[term].add(root)
     return sorted(set.intersection(*found))
