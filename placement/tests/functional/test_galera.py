@@ -300,9 +300,13 @@ class GaleraReadYourWrites(GaleraApps, races.AllocationChecks,
         lock = node_connection(self, 1)
         with lock.cursor() as cursor:
             cursor.execute('FLUSH TABLES WITH READ LOCK')
+        unlocking = threading.Event()
         unlocked = threading.Event()
 
         def unlock():
+            # Set before the statement: node 1 may apply the write (and
+            # the GET return) before this thread runs again.
+            unlocking.set()
             with lock.cursor() as cursor:
                 cursor.execute('UNLOCK TABLES')
             unlocked.set()
@@ -315,7 +319,7 @@ class GaleraReadYourWrites(GaleraApps, races.AllocationChecks,
             timer.start()
             self.assertEqual(({rp: 2}, 2), self.read(synced, consumer))
             # It returned only once node 1 could apply the write.
-            self.assertTrue(unlocked.is_set())
+            self.assertTrue(unlocking.is_set())
         finally:
             timer.join(10)
             if not unlocked.is_set():
