@@ -414,7 +414,7 @@ def _prepared(conn, cursor, sql):
     return 'EXECUTE ' + name
 
 
-def tune(ctx, probes=False):
+def tune(ctx, probes=False, hashes=False):
     """Planner settings for the rest of a search's read transaction on
     PostgreSQL, in one round trip: never JIT-compile (a search's
     statements run in milliseconds; compiling one costs tens of them,
@@ -422,12 +422,15 @@ def tune(ctx, probes=False):
     jit_above_cost); with ``probes``, read and join by index probes only
     (a bounded search reads a few trees at a time, and without
     statistics the planner would scan or hash whole tables for each:
-    work growing with the cloud, not with the answer)."""
+    work growing with the cloud, not with the answer); with ``hashes``,
+    join by hashing only."""
     if db_api.get_engine().dialect.name != 'postgresql':
         return
     settings = ['jit']
     if probes:
         settings += ['enable_hashjoin', 'enable_mergejoin', 'enable_seqscan']
+    if hashes:
+        settings += ['enable_nestloop']
     _raw_rows(ctx, 'SELECT %s' % ', '.join(
         "set_config('%s', 'off', true)" % name for name in settings))
 
@@ -590,11 +593,11 @@ class Trees(object):
             else:
                 self.load(ctx, roots)
             return roots
-        if dialect == 'postgresql' and limit is None:
+        if limit is None:
             # Unbounded, the conditions are uncorrelated sets; without
             # statistics PostgreSQL probes them per root in nested loops
             # (several times slower than hashing each set once).
-            _raw_rows(ctx, 'SET LOCAL enable_nestloop = off', fetch=False)
+            tune(ctx, hashes=True)
         prefix = 'WITH sel AS (%s)' % _roots_sql(conditions, after, limit,
                                                  upper)
         pending = self._take_pending()
