@@ -411,6 +411,17 @@ class GaleraNodeFailure(GaleraApps, races.AllocationChecks,
             self.cluster(how, str(self.NODE))
             phase[0] = 'down'
             time.sleep(3)
+            # Until every other instance answered a request begun while
+            # the node was down (the cluster may take seconds to evict a
+            # killed node, and a request begun before may last that long).
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                with records_lock:
+                    serving = {r[0] for r in records
+                               if r[1] == 'down' and r[4] == 204}
+                if serving >= set(range(len(self.apps))) - {self.NODE}:
+                    break
+                time.sleep(0.2)
             phase[0] = 'restarting'
             self.cluster('start-node', str(self.NODE))
             restarted = True
