@@ -41,6 +41,12 @@ class ResourceProviderConcurrentUpdateDetected(ConcurrentUpdateDetected):
                'data. Please retry your update')
 
 
+class TransactionMustRestart(ConcurrentUpdateDetected):
+    """What a transaction read moved under it while it waited for a lock,
+    and going on would take locks out of order: db.api.retry_on_deadlock
+    runs it again; after the last retry it is a 409 like any race."""
+
+
 class ResourceProviderNotFound(NotFound):
     msg_fmt = 'No such resource provider(s)'
 

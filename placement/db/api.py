@@ -15,6 +15,8 @@ from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from placement import exception
+
 LOG = logging.getLogger(__name__)
 
 # The single transaction context of the process. Tests swap its engine with
@@ -53,13 +55,14 @@ def is_deadlock(exc):
     back; the same work in a new transaction may succeed": a deadlock
     (ER_LOCK_DEADLOCK 1213, which is also how a Galera certification
     failure surfaces, at COMMIT or when a replicated write aborts ours),
-    a PostgreSQL deadlock, or SQLite's "database is locked". Looks through
-    ``__cause__`` so a database error already wrapped in a domain
-    exception still counts."""
+    a PostgreSQL deadlock, SQLite's "database is locked", or our own
+    TransactionMustRestart. Looks through ``__cause__`` so a database
+    error already wrapped in a domain exception still counts."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, db_exc.DBDeadlock):
+        if isinstance(exc, (db_exc.DBDeadlock,
+                            exception.TransactionMustRestart)):
             return True
         if (isinstance(exc, (db_exc.DBError, sa_exc.OperationalError)) and
                 'database is locked' in str(exc)):

@@ -189,25 +189,47 @@ PROVIDER_LOOP = 'creating loop in the provider tree is not allowed.'
 REPARENT_NOT_ALLOWED = 're-parenting a provider is not currently allowed.'
 UNPARENT_NOT_ALLOWED = 'un-parenting a provider is not currently allowed.'
 
-# How often a tree change re-reads roots that moved while it waited for
-# row locks before giving up with a concurrent-update error.
-_TREE_LOCK_ATTEMPTS = 5
-
 
 # ------------------------------------------------------------------------
-# Tree locks. Reads after _lock_where() use FOR UPDATE so that MySQL's
-# repeatable read snapshot does not hide rows committed while we waited.
+# Tree locks. A change to a tree's shape (a new child, a new parent) first
+# locks the root rows of every tree it touches, in ascending id order, and
+# only then any other row: writers of overlapping trees queue on the
+# roots instead of deadlocking on each other's rows (locking a moved
+# provider's own row first lets three moves across three trees lock in a
+# cycle). Reads after a lock use FOR UPDATE so that MySQL's repeatable
+# read snapshot does not hide rows committed while we waited.
 
 def _locked_select(ctx, stmt):
     return ctx.session.execute(stmt.with_for_update())
 
 
+_TREE_COLUMNS = (RP.c.id, RP.c.uuid, RP.c.root_provider_id,
+                 RP.c.parent_provider_id)
+
+
 def _locked_by_uuid(ctx, uuid):
-    row = _locked_select(
-        ctx, sa.select(RP.c.id, RP.c.uuid, RP.c.root_provider_id,
-                       RP.c.parent_provider_id).where(RP.c.uuid == uuid)
-    ).first()
-    return row
+    return _locked_select(
+        ctx, sa.select(*_TREE_COLUMNS).where(RP.c.uuid == uuid)).first()
+
+
+def _lock_roots(ctx, uuids):
+    """Lock the roots of the trees holding the providers ``uuids``;
+    return {uuid: row} (missing providers left out) read once the locks
+    are held. A tree that moved while we waited means we now hold a row
+    of a tree whose root we do not: TransactionMustRestart, which the
+    caller's retry_on_deadlock answers with a new transaction."""
+    if sql.connection(ctx).dialect.name == 'sqlite':
+        # The first write takes SQLite's database lock, which serialises
+        # every writer; it must come before any read (see _create).
+        _lock_where(ctx, RP.c.uuid.in_(uuids))
+    select = sa.select(*_TREE_COLUMNS).where(RP.c.uuid.in_(uuids))
+    roots = {row.root_provider_id for row in ctx.session.execute(select)}
+    for root_id in sorted(roots):
+        _lock_where(ctx, RP.c.id == root_id)
+    rows = {row.uuid: row for row in _locked_select(ctx, select)}
+    if {row.root_provider_id for row in rows.values()} - roots:
+        raise exception.TransactionMustRestart()
+    return rows
 
 
 @db_api.context_manager.reader
@@ -266,10 +288,9 @@ def _create(ctx, uuid, name, parent_uuid):
     # at once instead of waiting for the other writer.
     parent = None
     if parent_uuid is not None:
-        # Lock the parent so a concurrent re-parenting of its tree cannot
+        # Lock the parent's tree so a concurrent re-parenting in it cannot
         # leave the new child with a stale root.
-        _lock_where(ctx, RP.c.uuid == parent_uuid)
-        parent = _locked_by_uuid(ctx, parent_uuid)
+        parent = _lock_roots(ctx, [parent_uuid]).get(parent_uuid)
         if parent is None:
             raise InvalidParent(PARENT_NOT_FOUND)
     # A taken name or uuid surfaces as DBDuplicateEntry (see create()).
@@ -321,14 +342,19 @@ def update_keeps_parent():
 
 @db_api.context_manager.writer
 def _update(ctx, uuid, name, parent_uuid, allow_reparent):
-    # The rename is the first statement (a write, see _create); a name
-    # taken by another provider surfaces as DBDuplicateEntry.
+    me = parent = None
+    if parent_uuid is not _UNCHANGED:
+        # The tree locks come before the rename's row lock (see "Tree
+        # locks").
+        me, parent = _lock_trees(ctx, uuid, parent_uuid)
+    # A plain rename writes first (see _create); a name taken by another
+    # provider surfaces as DBDuplicateEntry.
     result = ctx.session.execute(
         sa.update(RP).where(RP.c.uuid == uuid).values(name=name))
     if result.rowcount != 1:
         raise exception.ResourceProviderNotFound()
-    if parent_uuid is not _UNCHANGED:
-        _change_parent(ctx, uuid, parent_uuid, allow_reparent)
+    if me is not None:
+        _change_parent(ctx, me, parent, allow_reparent)
 
 
 def _tree_rows(ctx, root_id):
@@ -353,30 +379,18 @@ def _subtree_ids(rows, top_id):
 
 
 def _lock_trees(ctx, uuid, parent_uuid):
-    """Lock every row of the provider's tree and of the new parent's tree;
-    return (provider, parent) rows read after the locks are held."""
-    locked_roots = set()
-    for _attempt in range(_TREE_LOCK_ATTEMPTS):
-        me = _locked_by_uuid(ctx, uuid)
-        if me is None:
-            raise exception.ResourceProviderNotFound()
-        parent = None
-        if parent_uuid is not None:
-            parent = _locked_by_uuid(ctx, parent_uuid)
-            if parent is None:
-                raise InvalidParent(PARENT_NOT_FOUND)
-        roots = {me.root_provider_id}
-        if parent is not None:
-            roots.add(parent.root_provider_id)
-        if roots <= locked_roots:
-            return me, parent
-        _lock_where(ctx, RP.c.root_provider_id.in_(sorted(roots)))
-        locked_roots |= roots
-    raise exception.ResourceProviderConcurrentUpdateDetected()
+    """Lock the provider's tree and the new parent's; return the
+    (provider, parent) rows read once the locks are held."""
+    wanted = [uuid] if parent_uuid is None else [uuid, parent_uuid]
+    rows = _lock_roots(ctx, wanted)
+    if uuid not in rows:
+        raise exception.ResourceProviderNotFound()
+    if parent_uuid is not None and parent_uuid not in rows:
+        raise InvalidParent(PARENT_NOT_FOUND)
+    return rows[uuid], rows.get(parent_uuid)
 
 
-def _change_parent(ctx, uuid, parent_uuid, allow_reparent):
-    me, parent = _lock_trees(ctx, uuid, parent_uuid)
+def _change_parent(ctx, me, parent, allow_reparent):
     new_parent_id = parent.id if parent is not None else None
     if new_parent_id == me.parent_provider_id:
         return

@@ -75,7 +75,8 @@ class _Base(object):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(30)
+            thread.join(60)
+            self.assertFalse(thread.is_alive(), 'a racing call outlived 60s')
         return results
 
     def assertOneWins(self, results):
