@@ -432,29 +432,34 @@ def _whole_answer_reads(ctx, request):
 
 
 def _holding_roots(ctx, store, request, share_roots):
-    """The roots of the trees that hold what every anchor tree of a
-    candidate must hold, or None when nothing is known to be: a
-    provider with one of the traits of each required term (the group's
-    providers, or for the unsuffixed group the union of its providers,
-    are in the anchor's tree or sharing providers: terms a sharing
-    provider meets are left out), the traits of ``root_required`` on
-    the root, and, for a lone unsuffixed group, a member of each
-    ``member_of`` term (membership of a provider's root counts for it:
-    the root is in the tree too)."""
-    store.load(ctx, ())     # the sharing providers' trees
-    shared = frozenset().union(*[
-        p.traits for root in share_roots for p in store.trees[root]
-        if p.sharing and p.aggs])
+    """Load the trees that hold what every anchor tree of a candidate
+    must hold, with the pending ones; their roots, or None (nothing
+    loaded) when nothing is known to be: a provider with one of the
+    traits of each required term (the group's providers, or for the
+    unsuffixed group the union of its providers, are in the anchor's
+    tree or sharing providers: terms a sharing provider meets are left
+    out), the traits of ``root_required`` on the root, and, for a lone
+    unsuffixed group, a member of each ``member_of`` term (membership of
+    a provider's root counts for it: the root is in the tree too)."""
     groups = request.groups
+    trait_sets = [term for g in groups for term in g.required]
+    if trait_sets and share_roots:
+        # Which terms the sharing providers meet: their trees first.
+        store.load(ctx, ())
+        shared = frozenset().union(*[
+            p.traits for root in share_roots for p in store.trees[root]
+            if p.sharing and p.aggs])
+        trait_sets = [term for term in trait_sets if not term & shared]
     agg_sets = []
     if len(groups) == 1 and not groups[0].granular:
         agg_sets = groups[0].member_of
-    trait_sets = [term for g in groups for term in g.required
-                  if not term & shared]
     root_traits = sorted(request.root_required)
     if not (agg_sets or trait_sets or root_traits):
         return None
-    return research.holding_roots(ctx, agg_sets, trait_sets, root_traits)
+    # Few trees (see _whole_answer_reads): probe them by index.
+    research.tune(ctx, probes=True)
+    return store.load_roots(ctx, research.holding_roots_sql(
+        agg_sets, trait_sets, root_traits))
 
 
 def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
@@ -537,8 +542,6 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
     anchor = _Anchors(trees, share_roots, by_id)
     if roots is None and reads == HOLDING_TREES:
         roots = _holding_roots(ctx, store, request, share_roots)
-        if roots is not None:
-            store.load(ctx, roots)
     if roots is not None:
         anchors = map(anchor, roots)
     elif stop is None:

@@ -253,32 +253,28 @@ def narrowest(ctx, agg_sets, trait_sets):
             list(row[1 + len(agg_sets):]))
 
 
-def holding_roots(ctx, agg_sets, trait_sets, root_traits):
-    """The roots (id order) of the trees holding, for each of
+def holding_roots_sql(agg_sets, trait_sets, root_traits):
+    """SQL of the distinct root ids of the trees holding, for each of
     ``agg_sets`` a provider in one of its aggregates, for each of
     ``trait_sets`` a provider with one of its traits, and whose root has
-    every one of ``root_traits``."""
+    every one of ``root_traits`` (see Trees.load_roots)."""
     selects = [
-        'SELECT DISTINCT %%d, p.root_provider_id FROM '
+        'SELECT DISTINCT p.root_provider_id AS id FROM '
         'resource_provider_aggregates g JOIN resource_providers p '
         'ON p.id = g.resource_provider_id WHERE g.aggregate_id IN (%s)'
         % _ids(aggs) for aggs in agg_sets]
     selects += [
-        'SELECT DISTINCT %%d, p.root_provider_id FROM '
+        'SELECT DISTINCT p.root_provider_id AS id FROM '
         'resource_provider_traits t JOIN resource_providers p '
         'ON p.id = t.resource_provider_id WHERE t.trait_id IN (%s)'
         % _ids(traits) for traits in trait_sets]
     selects += [
-        'SELECT %%d, t.resource_provider_id FROM resource_provider_traits t '
-        'JOIN resource_providers p ON p.id = t.resource_provider_id '
+        'SELECT DISTINCT t.resource_provider_id AS id FROM '
+        'resource_provider_traits t JOIN resource_providers p '
+        'ON p.id = t.resource_provider_id '
         'WHERE t.trait_id = %d AND p.root_provider_id = p.id' % int(tid)
         for tid in root_traits]
-    rows = _raw_rows(ctx, ' UNION ALL '.join(
-        select % term for term, select in enumerate(selects)))
-    found = [set() for _ in selects]
-    for term, root in rows:
-        found[term].add(root)
-    return sorted(set.intersection(*found))
+    return ' INTERSECT '.join(selects)
 
 
 @db_api.context_manager.reader
@@ -364,6 +360,13 @@ def _raw_rows(ctx, sql, fetch=True):
         if (_use_prepared(ctx) and
                 sql.startswith(('SELECT', 'WITH'))):
             sql = _prepared(conn, cursor, sql)
+        settings = ctx.session.info.pop(_SETTINGS, None)
+        if settings:
+            # (PostgreSQL runs the statements of one query string in
+            # turn, each planned after the one before has run.)
+            sql = 'SELECT %s; %s' % (', '.join(
+                "set_config('%s', 'off', true)" % name
+                for name in sorted(settings)), sql)
         cursor.execute(sql)
         return cursor.fetchall() if fetch else None
     finally:
@@ -414,25 +417,30 @@ def _prepared(conn, cursor, sql):
     return 'EXECUTE ' + name
 
 
+# Planner settings (see tune) waiting for the search's next statement,
+# in the session's info: a session is one transaction, as the settings.
+_SETTINGS = 'placement_planner_off'
+
+
 def tune(ctx, probes=False, hashes=False):
     """Planner settings for the rest of a search's read transaction on
-    PostgreSQL, in one round trip: never JIT-compile (a search's
-    statements run in milliseconds; compiling one costs tens of them,
-    and without statistics the cost estimates often cross
-    jit_above_cost); with ``probes``, read and join by index probes only
-    (a bounded search reads a few trees at a time, and without
-    statistics the planner would scan or hash whole tables for each:
-    work growing with the cloud, not with the answer); with ``hashes``,
-    join by hashing only."""
+    PostgreSQL, sent with its next statement (no round trip of their
+    own): never JIT-compile (a search's statements run in milliseconds;
+    compiling one costs tens of them, and without statistics the cost
+    estimates often cross jit_above_cost); with ``probes``, read and
+    join by index probes only (a bounded search reads a few trees at a
+    time, and without statistics the planner would scan or hash whole
+    tables for each: work growing with the cloud, not with the answer);
+    with ``hashes``, join by hashing only."""
     if db_api.get_engine().dialect.name != 'postgresql':
         return
-    settings = ['jit']
+    settings = ctx.session.info.setdefault(_SETTINGS, set())
+    settings.add('jit')
     if probes:
-        settings += ['enable_hashjoin', 'enable_mergejoin', 'enable_seqscan']
+        settings.update(['enable_hashjoin', 'enable_mergejoin',
+                         'enable_seqscan'])
     if hashes:
-        settings += ['enable_nestloop']
-    _raw_rows(ctx, 'SELECT %s' % ', '.join(
-        "set_config('%s', 'off', true)" % name for name in settings))
+        settings.add('enable_nestloop')
 
 
 def _joined(dialect, columns, sep):
@@ -579,12 +587,22 @@ class Trees(object):
         upper = None
         if window is not None:
             upper = str(int(after) + int(window))
+        # Unbounded, the conditions are uncorrelated sets; without
+        # statistics PostgreSQL probes them per root in nested loops
+        # (several times slower than hashing each set once).
+        return self.load_roots(
+            ctx, _roots_sql(conditions, after, limit, upper),
+            hashes=limit is None)
+
+    def load_roots(self, ctx, roots_sql, hashes=False):
+        """Load the trees of the distinct root ids ``roots_sql`` selects
+        (and the pending ones) in one round trip: the selected root ids
+        in id order. ``hashes``: join by hashing (see tune)."""
         dialect = db_api.get_engine().dialect.name
         if dialect == 'mysql':
             # MySQL/MariaDB merge the CTE into every branch of the load
             # and evaluate the conditions per row: two round trips there.
-            roots = [row[0] for row in _raw_rows(ctx, _roots_sql(
-                conditions, after, limit, upper))]
+            roots = sorted(row[0] for row in _raw_rows(ctx, roots_sql))
             if len(roots) > _MANY_ROOTS and len(roots) * 2 > _raw_rows(
                     ctx, 'SELECT COUNT(*) FROM resource_providers '
                     'WHERE parent_provider_id IS NULL')[0][0]:
@@ -593,13 +611,9 @@ class Trees(object):
             else:
                 self.load(ctx, roots)
             return roots
-        if limit is None:
-            # Unbounded, the conditions are uncorrelated sets; without
-            # statistics PostgreSQL probes them per root in nested loops
-            # (several times slower than hashing each set once).
+        if hashes:
             tune(ctx, hashes=True)
-        prefix = 'WITH sel AS (%s)' % _roots_sql(conditions, after, limit,
-                                                 upper)
+        prefix = 'WITH sel AS (%s)' % roots_sql
         pending = self._take_pending()
         if pending:
             # One set of roots (an OR of two sets would be probed per row).

@@ -285,3 +285,30 @@ class _PackedStringsCutShort(_Candidates):
 
 fixtures.for_each_backend(globals(), _PackedStringsCutShort,
                           backends=('mysql',))
+
+
+class _PlannerSettings(object):
+    """research.tune() on PostgreSQL: the settings go with the search's
+    next statement and end with its transaction."""
+
+    SHOW = ("SELECT current_setting('jit'), current_setting('enable_seqscan'),"
+            " current_setting('enable_nestloop')")
+
+    def test_settings_ride_with_the_next_statement_for_one_transaction(self):
+        with db_api.context_manager.reader.using(self.ctx):
+            research.tune(self.ctx, probes=True)
+            self.assertEqual([('off', 'off', 'on')],
+                             [tuple(r) for r in research._raw_rows(
+                                 self.ctx, self.SHOW)])
+            research.tune(self.ctx, hashes=True)
+            self.assertEqual([('off', 'off', 'off')],
+                             [tuple(r) for r in research._raw_rows(
+                                 self.ctx, self.SHOW)])
+        with db_api.context_manager.reader.using(self.ctx):
+            self.assertEqual([('on', 'on', 'on')],
+                             [tuple(r) for r in research._raw_rows(
+                                 self.ctx, self.SHOW)])
+
+
+fixtures.for_each_backend(globals(), _PlannerSettings,
+                          backends=('postgresql',))
