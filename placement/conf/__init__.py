@@ -4,6 +4,7 @@ instance that the caller owns (there is no global CONF)."""
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_middleware import cors
+from oslo_middleware import http_proxy_to_wsgi
 from oslo_middleware import opts as middleware_opts
 from oslo_policy import opts as policy_opts
 
@@ -23,6 +24,7 @@ def register_opts(conf):
         module.register_opts(conf)
     logging.register_options(conf)
     conf.register_opts(cors.CORS_OPTS, 'cors')
+    conf.register_opts(http_proxy_to_wsgi.OPTS, 'oslo_middleware')
     for group, opts in middleware_opts.list_opts_healthcheck():
         conf.register_opts(opts, group=group)
     for group, opts in policy_opts.list_opts():

@@ -71,3 +71,32 @@ class TestMountPrefix(base.APITestCase):
             resp.headers['Location'])
         self.assertEqual('/placement/resource_providers/%s' % rp_uuid,
                          resp.json['links'][0]['href'])
+
+
+class TestProxyHeaders(base.APITestCase):
+    """Behind a TLS-terminating proxy, ``[oslo_middleware]
+    enable_proxy_headers_parsing`` makes absolute URLs follow
+    X-Forwarded-Proto; off (the default), the header is ignored."""
+
+    def location(self, enabled):
+        import webob
+
+        from placement import deploy
+        self.conf.set_override('enable_proxy_headers_parsing', enabled,
+                               group='oslo_middleware')
+        app = deploy.loadapp(self.conf)
+        req = webob.Request.blank(
+            '/resource_providers', method='POST',
+            base_url='http://placement.test',
+            headers={'accept': 'application/json', 'x-auth-token': 'admin',
+                     'openstack-api-version': 'placement 1.20',
+                     'x-forwarded-proto': 'https'})
+        req.json_body = {'name': 'behind-proxy-%s' % enabled}
+        req.content_type = 'application/json'
+        resp = req.get_response(app)
+        self.assertEqual(200, resp.status_int, resp.text)
+        return resp.headers['Location']
+
+    def test_forwarded_proto_only_when_enabled(self):
+        self.assertTrue(self.location(True).startswith('https://'))
+        self.assertTrue(self.location(False).startswith('http://'))
