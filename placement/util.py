@@ -493,6 +493,63 @@ def storable_uuid(value):
     return normalize_uuid(value)
 
 
+class ProviderWrite(object):
+    """A handler's write to one provider (see provider_write): the
+    locked ``provider`` row, and ``expected``, the generation the request
+    sent, for a 409."""
+
+    def __init__(self, provider):
+        self.provider = provider
+        self.expected = None
+
+    def conflict(self, detail):
+        """The exception that makes provider_write answer the provider
+        generation 409 with ``detail``."""
+        return _ProviderWriteConflict(detail)
+
+
+class _ProviderWriteConflict(Exception):
+    def __init__(self, detail):
+        super().__init__(detail)
+        self.detail = detail
+
+
+@contextlib.contextmanager
+def provider_write(ctx, uuid, race_detail):
+    """One writer transaction for a change to provider ``uuid``, not a
+    lookup transaction and then a write transaction: yields a
+    ProviderWrite whose row was locked before it was read (so it is
+    current), or raises the spec's 404. A ConcurrentUpdateDetected from
+    the write or its commit (a lost compare-and-set, a deadlock, a Galera
+    certification failure) or a ``conflict()`` becomes the provider
+    generation 409 once the transaction has rolled back (so ``current``
+    can be read afresh): detail ``race_detail(exc)``, resp. the
+    conflict's."""
+    from placement.db import api as db_api
+    from placement import exception
+    from placement.objects import resource_provider as rp_obj
+    write = None
+    try:
+        with exception.db_races_as_conflict():
+            with db_api.context_manager.writer.using(ctx):
+                try:
+                    write = ProviderWrite(rp_obj.lock_and_get(ctx, uuid))
+                except exception.ResourceProviderNotFound:
+                    raise _provider_not_found(uuid)
+                yield write
+    except (exception.ConcurrentUpdateDetected,
+            _ProviderWriteConflict) as exc:
+        detail = (exc.detail if isinstance(exc, _ProviderWriteConflict)
+                  else race_detail(exc))
+        raise errors.provider_generation_conflict(
+            detail, uuid, expected=write and write.expected,
+            current=rp_obj.current_generation(ctx, uuid))
+
+
+def _provider_not_found(uuid):
+    return errors.not_found('No resource provider with uuid %s found' % uuid)
+
+
 def provider_or_404(ctx, uuid):
     """The resource provider row ``uuid``, or the spec's 404."""
     # Imported here: objects modules sit above this HTTP helper module.
@@ -501,5 +558,4 @@ def provider_or_404(ctx, uuid):
     try:
         return rp_obj.get_by_uuid(ctx, uuid)
     except exception.ResourceProviderNotFound:
-        raise errors.not_found(
-            'No resource provider with uuid %s found' % uuid)
+        raise _provider_not_found(uuid)

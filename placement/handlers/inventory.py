@@ -8,7 +8,6 @@ from placement import exception
 from placement import microversion
 from placement.objects import inventory as inv_obj
 from placement.objects import resource_class as rc_obj
-from placement.objects import resource_provider as rp_obj
 from placement.policies import inventory as policies
 from placement.schemas import inventory as schema
 from placement import util
@@ -75,17 +74,8 @@ def _check_capacity(req, rp, rc_name, record, action):
     check_storable_ratios([record])
 
 
-def _generation_changed(ctx, rp, detail, expected=None):
-    """A provider_generation 409 after a write lost the generation
-    compare-and-set (or a database race); ``current`` is re-read."""
-    return errors.provider_generation_conflict(
-        detail, rp.uuid, expected=expected,
-        current=rp_obj.current_generation(ctx, rp.uuid))
-
-
-def _concurrent_update(ctx, rp, exc, expected=None):
-    return _generation_changed(ctx, rp, '%s: %s' % (GENERATION_CONFLICT, exc),
-                               expected)
+def _race_detail(exc):
+    return '%s: %s' % (GENERATION_CONFLICT, exc)
 
 
 def _in_use(rp, exc, prefix, code):
@@ -94,11 +84,21 @@ def _in_use(rp, exc, prefix, code):
 
 
 def _start(req, action):
-    """The gates every handler shares after its own: policy, then the
-    provider lookup (404). Returns (context, provider row)."""
+    """The gates every reading handler shares after its own: policy,
+    then the provider lookup (404). Returns (context, provider row)."""
     ctx = util.context_of(req)
     ctx.can(action)
     return ctx, util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+
+
+def _write(req, action):
+    """The gates every writing handler shares after its own: policy,
+    then one transaction for the provider lookup (404) and the write
+    (util.provider_write). Returns (context, its context manager)."""
+    ctx = util.context_of(req)
+    ctx.can(action)
+    return ctx, util.provider_write(ctx, util.path_arg(req, 'uuid'),
+                                    _race_detail)
 
 
 def _collection_view(ctx, rp):
@@ -141,24 +141,24 @@ def get_inventory(req):
 
 def create_inventory(req):
     util.check_content_type(req)
-    ctx, rp = _start(req, policies.CREATE)
-    body = util.extract_json(req.body, schema.POST_INVENTORY)
-    record = inv_obj.with_defaults(body)
-    rc_name = body['resource_class']
-    _check_capacity(req, rp, rc_name, record, 'create')
-    try:
-        rc_id = rc_obj.id_from_name(ctx, rc_name)
-    except exception.ResourceClassNotFound as exc:
-        raise errors.bad_request(
-            'Unable to create inventory for resource provider %s: %s' %
-            (rp.uuid, exc))
-    try:
-        generation = inv_obj.add(ctx, rp, rp.generation, rc_id, record,
-                                 rc_name=rc_name)
-    except inv_obj.InventoryExists as exc:
-        raise _generation_changed(ctx, rp, 'Update conflict: %s' % exc)
-    except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(ctx, rp, exc)
+    ctx, writing = _write(req, policies.CREATE)
+    with writing as write:
+        rp = write.provider
+        body = util.extract_json(req.body, schema.POST_INVENTORY)
+        record = inv_obj.with_defaults(body)
+        rc_name = body['resource_class']
+        _check_capacity(req, rp, rc_name, record, 'create')
+        try:
+            rc_id = rc_obj.id_from_name(ctx, rc_name)
+        except exception.ResourceClassNotFound as exc:
+            raise errors.bad_request(
+                'Unable to create inventory for resource provider %s: %s' %
+                (rp.uuid, exc))
+        try:
+            generation = inv_obj.add(ctx, rp, rp.generation, rc_id, record,
+                                     rc_name=rc_name)
+        except inv_obj.InventoryExists as exc:
+            raise write.conflict('Update conflict: %s' % exc)
     record['resource_provider_generation'] = generation
     resp = util.json_response(req, record, status=201)
     resp.location = util.absolute_url(
@@ -170,32 +170,34 @@ def set_inventories(req):
     """Replace the whole set. Checks in the spec's order: generation,
     capacity, unknown classes, then (at write) in-use and races."""
     util.check_content_type(req)
-    ctx, rp = _start(req, policies.UPDATE)
-    util.check_if_match(req, _collection_view, ctx, rp)
-    body = util.extract_json(req.body, schema.PUT_INVENTORIES)
-    _check_generation(rp, body['resource_provider_generation'])
-    records = {name: inv_obj.with_defaults(value)
-               for name, value in body['inventories'].items()}
-    for name, record in records.items():
-        _check_capacity(req, rp, name, record, 'update')
-    ids = rc_obj.ids_from_names(ctx, list(records))
-    unknown = [name for name in records if name not in ids]
-    if unknown:
-        # The first unknown class in the body's order, as upstream says.
-        raise errors.bad_request(
-            'Unknown resource class in inventory for resource provider '
-            '%s: No such resource class %s.' % (rp.uuid, unknown[0]))
-    try:
-        generation = inv_obj.replace_all(
-            ctx, rp, body['resource_provider_generation'],
-            {ids[name]: record for name, record in records.items()})
-    except inv_obj.InventoryInUse as exc:
-        # Exactly this text: nova's report client matches it.
-        raise _in_use(rp, exc, 'update conflict', errors.INVENTORY_INUSE)
-    except (exception.ConcurrentUpdateDetected,
-            inv_obj.InventoryExists) as exc:
-        raise _concurrent_update(ctx, rp, exc,
-                                 body['resource_provider_generation'])
+    ctx, writing = _write(req, policies.UPDATE)
+    with writing as write:
+        rp = write.provider
+        util.check_if_match(req, _collection_view, ctx, rp)
+        body = util.extract_json(req.body, schema.PUT_INVENTORIES)
+        write.expected = body['resource_provider_generation']
+        _check_generation(rp, write.expected)
+        records = {name: inv_obj.with_defaults(value)
+                   for name, value in body['inventories'].items()}
+        for name, record in records.items():
+            _check_capacity(req, rp, name, record, 'update')
+        ids = rc_obj.ids_from_names(ctx, list(records))
+        unknown = [name for name in records if name not in ids]
+        if unknown:
+            # The first unknown class in the body's order, as upstream
+            # says.
+            raise errors.bad_request(
+                'Unknown resource class in inventory for resource provider '
+                '%s: No such resource class %s.' % (rp.uuid, unknown[0]))
+        try:
+            generation = inv_obj.replace_all(
+                ctx, rp, write.expected,
+                {ids[name]: record for name, record in records.items()})
+        except inv_obj.InventoryInUse as exc:
+            # Exactly this text: nova's report client matches it.
+            raise _in_use(rp, exc, 'update conflict', errors.INVENTORY_INUSE)
+        except inv_obj.InventoryExists as exc:
+            raise write.conflict(_race_detail(exc))
     return util.json_response(
         req, {'resource_provider_generation': generation,
               'inventories': records})
@@ -203,61 +205,61 @@ def set_inventories(req):
 
 def update_inventory(req):
     util.check_content_type(req)
-    ctx, rp = _start(req, policies.UPDATE)
-    rc_name = util.path_arg(req, 'resource_class')
-    util.check_if_match(req, _record_view, ctx, rp, rc_name)
-    body = util.extract_json(req.body, schema.PUT_INVENTORY_RECORD)
-    _check_generation(rp, body['resource_provider_generation'])
-    record = inv_obj.with_defaults(body)
-    _check_capacity(req, rp, rc_name, record, 'update')
-    try:
-        rc_id = rc_obj.id_from_name(ctx, rc_name)
-    except exception.ResourceClassNotFound as exc:
-        raise errors.not_found(str(exc))
-    try:
-        generation = inv_obj.update_one(
-            ctx, rp, body['resource_provider_generation'], rc_id, record)
-    except inv_obj.InventoryNotFound:
-        raise errors.bad_request(
-            'No inventory record with resource class for resource '
-            'provider %s: %s' % (rp.uuid, rc_name))
-    except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(ctx, rp, exc,
-                                 body['resource_provider_generation'])
+    ctx, writing = _write(req, policies.UPDATE)
+    with writing as write:
+        rp = write.provider
+        rc_name = util.path_arg(req, 'resource_class')
+        util.check_if_match(req, _record_view, ctx, rp, rc_name)
+        body = util.extract_json(req.body, schema.PUT_INVENTORY_RECORD)
+        write.expected = body['resource_provider_generation']
+        _check_generation(rp, write.expected)
+        record = inv_obj.with_defaults(body)
+        _check_capacity(req, rp, rc_name, record, 'update')
+        try:
+            rc_id = rc_obj.id_from_name(ctx, rc_name)
+        except exception.ResourceClassNotFound as exc:
+            raise errors.not_found(str(exc))
+        try:
+            generation = inv_obj.update_one(ctx, rp, write.expected, rc_id,
+                                            record)
+        except inv_obj.InventoryNotFound:
+            raise errors.bad_request(
+                'No inventory record with resource class for resource '
+                'provider %s: %s' % (rp.uuid, rc_name))
     record['resource_provider_generation'] = generation
     return util.json_response(req, record)
 
 
 def delete_inventory(req):
-    ctx, rp = _start(req, policies.DELETE)
-    rc_name = util.path_arg(req, 'resource_class')
-    not_found = errors.not_found(
-        'No inventory of class %s found for delete: resource provider %s '
-        'has none' % (rc_name, rp.uuid))
-    rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
-    if rc_id is None:
-        raise not_found
-    try:
-        inv_obj.delete_one(ctx, rp, rp.generation, rc_id)
-    except inv_obj.InventoryNotFound:
-        raise not_found
-    except inv_obj.InventoryInUse as exc:
-        # Upstream's quirk: concurrent_update, not inventory.inuse.
-        raise _in_use(rp, exc, 'Unable to delete inventory of class %s' %
-                      rc_name, errors.CONCURRENT_UPDATE)
-    except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(ctx, rp, exc)
+    ctx, writing = _write(req, policies.DELETE)
+    with writing as write:
+        rp = write.provider
+        rc_name = util.path_arg(req, 'resource_class')
+        not_found = errors.not_found(
+            'No inventory of class %s found for delete: resource provider '
+            '%s has none' % (rc_name, rp.uuid))
+        rc_id = rc_obj.ids_from_names(ctx, [rc_name]).get(rc_name)
+        if rc_id is None:
+            raise not_found
+        try:
+            inv_obj.delete_one(ctx, rp, rp.generation, rc_id)
+        except inv_obj.InventoryNotFound:
+            raise not_found
+        except inv_obj.InventoryInUse as exc:
+            # Upstream's quirk: concurrent_update, not inventory.inuse.
+            raise _in_use(rp, exc, 'Unable to delete inventory of class '
+                          '%s' % rc_name, errors.CONCURRENT_UPDATE)
     return util.empty_response(204)
 
 
 def delete_inventories(req):
     util.require_version(req, (1, 5), status=webob.exc.HTTPMethodNotAllowed)
-    ctx, rp = _start(req, policies.DELETE)
-    try:
-        inv_obj.delete_all(ctx, rp, rp.generation)
-    except inv_obj.InventoryInUse as exc:
-        raise _in_use(rp, exc, 'Unable to delete inventory for resource '
-                      'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
-    except exception.ConcurrentUpdateDetected as exc:
-        raise _concurrent_update(ctx, rp, exc)
+    ctx, writing = _write(req, policies.DELETE)
+    with writing as write:
+        rp = write.provider
+        try:
+            inv_obj.delete_all(ctx, rp, rp.generation)
+        except inv_obj.InventoryInUse as exc:
+            raise _in_use(rp, exc, 'Unable to delete inventory for resource '
+                          'provider %s' % rp.uuid, errors.INVENTORY_INUSE)
     return util.empty_response(204)

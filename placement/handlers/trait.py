@@ -4,7 +4,6 @@ microversion 1.6."""
 
 import re
 
-from placement.db import api as db_api
 from placement import errors
 from placement import exception
 from placement.objects import resource_provider as rp_obj
@@ -161,6 +160,10 @@ def list_traits_for_resource_provider(req):
                               etag=True)
 
 
+def _race_detail(exc):
+    return GENERATION_CHANGED
+
+
 def update_traits_for_resource_provider(req):
     """Replace the set: body → lookup → generation → unknown traits; the
     generation moves only if the set changes."""
@@ -169,23 +172,22 @@ def update_traits_for_resource_provider(req):
     ctx = util.context_of(req)
     ctx.can(policies.RP_TRAITS_UPDATE)
     body = util.extract_json(req.body, schema.SET_PROVIDER_TRAITS)
-    with db_api.context_manager.reader.using(ctx):
-        rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
+    with util.provider_write(ctx, util.path_arg(req, 'uuid'),
+                             _race_detail) as write:
+        rp = write.provider
         util.check_if_match(req, _provider_traits_view, ctx, rp)
         # Read with the provider; checked after the generation.
         rows = trait_obj.get_all(ctx, names=body['traits'])
-    generation = body['resource_provider_generation']
-    if generation != rp.generation:
-        raise _generation_conflict(ctx, rp, generation, rp.generation)
-    missing = set(body['traits']) - set(row.name for row in rows)
-    if missing:
-        raise errors.bad_request('No such trait %s' %
-                                 ', '.join(sorted(missing)))
-    try:
+        write.expected = body['resource_provider_generation']
+        if write.expected != rp.generation:
+            raise _generation_conflict(ctx, rp, write.expected,
+                                       rp.generation)
+        missing = set(body['traits']) - set(row.name for row in rows)
+        if missing:
+            raise errors.bad_request('No such trait %s' %
+                                     ', '.join(sorted(missing)))
         generation = trait_obj.set_for_provider(
-            ctx, rp.id, generation, [row.id for row in rows])
-    except exception.ConcurrentUpdateDetected:
-        raise _generation_conflict(ctx, rp, generation)
+            ctx, rp.id, write.expected, [row.id for row in rows])
     # The set this request made (a later writer's set would not match
     # the generation we report).
     data, last_modified = _provider_traits(rows, generation)
@@ -196,9 +198,8 @@ def delete_traits_for_resource_provider(req):
     util.require_version(req, TRAITS_MIN_VERSION)
     ctx = util.context_of(req)
     ctx.can(policies.RP_TRAITS_DELETE)
-    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
-    try:
+    with util.provider_write(ctx, util.path_arg(req, 'uuid'),
+                             _race_detail) as write:
+        rp = write.provider
         trait_obj.delete_for_provider(ctx, rp.id, rp.generation)
-    except exception.ConcurrentUpdateDetected:
-        raise _generation_conflict(ctx, rp)
     return util.empty_response(204)

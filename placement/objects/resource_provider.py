@@ -53,6 +53,22 @@ def _provider_row(ctx, column, value):
     return row
 
 
+_LOCK_BY_UUID_SQL = ('UPDATE resource_providers SET updated_at = updated_at '
+                     'WHERE uuid = %s')
+
+
+def lock_and_get(ctx, uuid):
+    """In the caller's writer transaction: lock provider ``uuid`` (a no-op
+    UPDATE, before any read: a row lock on MySQL and PostgreSQL, the
+    database write lock on SQLite), then read its row, current on every
+    backend (MySQL's snapshot begins after the lock). For a handler's
+    lookup and write in one transaction. ResourceProviderNotFound."""
+    conn = sql.connection(ctx)
+    if sql.execute(conn, _LOCK_BY_UUID_SQL, (uuid,)).rowcount != 1:
+        raise exception.ResourceProviderNotFound()
+    return _provider_row(ctx, 'uuid', uuid)
+
+
 @db_api.context_manager.reader
 def get_by_uuid(ctx, uuid):
     """The provider row (with parent/root uuids) or
