@@ -5,6 +5,9 @@ one success and 409 ``placement.concurrent_update`` for the rest (never a
 
 import uuid
 
+import sqlalchemy as sa
+
+from placement.db import api as db_api
 from placement.tests import fixtures
 from placement.tests.functional import base
 
@@ -58,6 +61,28 @@ class _ApiRaces(base.AppClient):
         _status, data = self.call('GET', base + '/aggregates')
         self.assertEqual(won['aggregates'], data['aggregates'])
         self.assertEqual(3, data['resource_provider_generation'])
+
+    def test_lookup_and_write_are_one_transaction(self):
+        rp = str(uuid.uuid4())
+        self.call('POST', '/resource_providers', {'name': 'once', 'uuid': rp})
+        checkouts = []
+
+        def count(*_args):
+            checkouts.append(1)
+
+        engine = db_api.get_engine()
+        sa.event.listen(engine, 'checkout', count)
+        self.addCleanup(sa.event.remove, engine, 'checkout', count)
+        base = '/resource_providers/%s' % rp
+        status, data = self.call('PUT', base + '/inventories', {
+            'resource_provider_generation': 0,
+            'inventories': {'VCPU': {'total': 4}}})
+        self.assertEqual(200, status, data)
+        status, data = self.call('PUT', base + '/traits', {
+            'resource_provider_generation': 1,
+            'traits': ['HW_CPU_X86_AVX2']})
+        self.assertEqual(200, status, data)
+        self.assertEqual(2, len(checkouts))
 
 
 fixtures.for_each_backend(globals(), _ApiRaces)
