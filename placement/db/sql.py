@@ -31,6 +31,15 @@ def execute(conn, sql, params=()):
     return conn.exec_driver_sql(sql, tuple(params))
 
 
+def read_committed(conn):
+    """As a writer transaction's first statement: READ COMMITTED for that
+    one transaction on MySQL/MariaDB (PostgreSQL's default level; SQLite
+    serialises writers). Every read then sees the latest commits, and
+    locking reads lock the rows they read, no gaps between them."""
+    if conn.dialect.name == 'mysql':
+        execute(conn, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+
+
 def for_update(conn, read=False):
     """The row-lock suffix of a SELECT (none on SQLite, whose writers are
     serialised by the database lock)."""

@@ -168,6 +168,7 @@ def run_with_retries(ctx, func, *args):
     for attempt in range(retries + 1):
         try:
             with db_api.context_manager.writer.using(ctx):
+                _read_latest(ctx)
                 result = func(ctx, *args)
             metrics.allocation_write('committed', attempt)
             return result
@@ -183,6 +184,25 @@ def run_with_retries(ctx, func, *args):
     metrics.allocation_write('retries_exhausted', retries)
     raise RetriesExhausted(getattr(last, 'rp_uuid', None),
                            getattr(last, 'seen', None))
+
+
+# Set in a session's info when its transaction reads the latest commits
+# with every statement (see _read_latest).
+_READS_LATEST = 'placement_reads_latest'
+
+
+def _read_latest(ctx):
+    """Make the write attempt's transaction READ COMMITTED on MySQL and
+    MariaDB, as it is on PostgreSQL: every read then sees the latest
+    commits, so a lost consumer generation can be refused before any
+    lock is taken (see _refuse_lost_generations). The first statement
+    of the transaction (it applies to that one transaction only); the
+    compare-and-sets decide as on any isolation level. SQLite
+    serialises its writers."""
+    conn = sql.connection(ctx)
+    sql.read_committed(conn)
+    if conn.dialect.name != 'sqlite':
+        ctx.session.info[_READS_LATEST] = True
 
 
 def replace_all(ctx, requests):
@@ -205,10 +225,11 @@ def _refuse_lost_generations(ctx, requests):
     """Refuse, before taking any lock, a consumer generation that has
     already lost: when many clients merge into one consumer, the losers
     then neither queue for the providers' row locks nor hold the winner
-    up. Only where every statement reads the latest commits (PostgreSQL's
-    READ COMMITTED): on MySQL a plain read before the locks would pin the
-    transaction's snapshot too early (see _lock_providers). Passing
-    decides nothing; the check after the locks and the CAS still do.
+    up. Only where every statement reads the latest commits (READ
+    COMMITTED, see _read_latest): in a REPEATABLE READ transaction a plain
+    read before the locks would pin its snapshot too early (see
+    _lock_providers). Passing decides nothing; the check after the locks
+    and the CAS still do.
     A first write (generation null) skips it: it costs nova's ordinary
     claim a statement and rarely loses."""
     sent = [r for r in requests
@@ -339,8 +360,8 @@ def write_allocations(ctx, requests, known_generations=None):
     Statements for a new consumer: lock the providers, insert-or-ignore
     project and user, read ids and consumers (one UNION), read providers
     + inventory + usage (one), insert the consumer, CAS the provider,
-    insert the allocations. A write with a generation reads it first on
-    PostgreSQL (see _refuse_lost_generations).
+    insert the allocations. A write with a generation reads it first
+    (see _refuse_lost_generations).
 
     ``known_generations`` ({rp id: generation}) overrides what is read
     for providers the caller already checked or wrote in this transaction
@@ -348,7 +369,7 @@ def write_allocations(ctx, requests, known_generations=None):
     generation check even on READ COMMITTED databases. Returns {rp id: new
     generation} of the providers bumped."""
     conn = sql.connection(ctx)
-    if conn.dialect.name == 'postgresql':
+    if ctx.session.info.get(_READS_LATEST):
         _refuse_lost_generations(ctx, requests)
     rp_uuids = _ordered(u for r in requests for u in r.allocations)
     _lock_providers(conn, rp_uuids)

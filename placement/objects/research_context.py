@@ -587,31 +587,33 @@ class Trees(object):
         upper = None
         if window is not None:
             upper = str(int(after) + int(window))
-        # Unbounded, the conditions are uncorrelated sets; without
-        # statistics PostgreSQL probes them per root in nested loops
-        # (several times slower than hashing each set once).
         return self.load_roots(
             ctx, _roots_sql(conditions, after, limit, upper),
-            hashes=limit is None)
+            whole=limit is None)
 
-    def load_roots(self, ctx, roots_sql, hashes=False):
+    def load_roots(self, ctx, roots_sql, whole=False):
         """Load the trees of the distinct root ids ``roots_sql`` selects
         (and the pending ones) in one round trip: the selected root ids
-        in id order. ``hashes``: join by hashing (see tune)."""
+        in id order. ``whole``: for a whole answer, where the roots may
+        be most of the cloud's."""
         dialect = db_api.get_engine().dialect.name
         if dialect == 'mysql':
             # MySQL/MariaDB merge the CTE into every branch of the load
             # and evaluate the conditions per row: two round trips there.
             roots = sorted(row[0] for row in _raw_rows(ctx, roots_sql))
-            if len(roots) > _MANY_ROOTS and len(roots) * 2 > _raw_rows(
-                    ctx, 'SELECT COUNT(*) FROM resource_providers '
-                    'WHERE parent_provider_id IS NULL')[0][0]:
+            if whole and len(roots) > _MANY_ROOTS and len(roots) * 2 > (
+                    _raw_rows(ctx, 'SELECT COUNT(*) FROM resource_providers '
+                              'WHERE parent_provider_id IS NULL')[0][0]):
                 # Most trees: one plain pass beats lists of their roots.
                 self.load_all(ctx)
             else:
                 self.load(ctx, roots)
             return roots
-        if hashes:
+        if whole:
+            # The conditions of a whole answer are uncorrelated sets;
+            # without statistics PostgreSQL probes them per root in
+            # nested loops (several times slower than hashing each set
+            # once).
             tune(ctx, hashes=True)
         prefix = 'WITH sel AS (%s)' % roots_sql
         pending = self._take_pending()

@@ -212,20 +212,20 @@ UNPARENT_NOT_ALLOWED = 'un-parenting a provider is not currently allowed.'
 # only then any other row: writers of overlapping trees queue on the
 # roots instead of deadlocking on each other's rows (locking a moved
 # provider's own row first lets three moves across three trees lock in a
-# cycle). Reads after a lock use FOR UPDATE so that MySQL's repeatable
-# read snapshot does not hide rows committed while we waited.
-
-def _locked_select(ctx, stmt):
-    return ctx.session.execute(stmt.with_for_update())
-
+# cycle). Such a transaction is READ COMMITTED on every backend
+# (sql.read_committed for MySQL's), so plain reads after the root locks
+# see every earlier tree change, and lock nothing more.
 
 _TREE_COLUMNS = (RP.c.id, RP.c.uuid, RP.c.root_provider_id,
                  RP.c.parent_provider_id)
 
 
 def _locked_by_uuid(ctx, uuid):
-    return _locked_select(
-        ctx, sa.select(*_TREE_COLUMNS).where(RP.c.uuid == uuid)).first()
+    """The provider's tree columns, read with a row lock (FOR UPDATE: a
+    read MySQL's repeatable-read snapshot cannot make stale)."""
+    return ctx.session.execute(
+        sa.select(*_TREE_COLUMNS).where(RP.c.uuid == uuid)
+        .with_for_update()).first()
 
 
 def _lock_roots(ctx, uuids):
@@ -233,8 +233,13 @@ def _lock_roots(ctx, uuids):
     return {uuid: row} (missing providers left out) read once the locks
     are held. A tree that moved while we waited means we now hold a row
     of a tree whose root we do not: TransactionMustRestart, which the
-    caller's retry_on_deadlock answers with a new transaction."""
-    if sql.connection(ctx).dialect.name == 'sqlite':
+    caller's retry_on_deadlock answers with a new transaction. The
+    transaction's first statement: on MySQL it makes it READ COMMITTED,
+    so that the locking reads below take no gap locks (those would
+    cross into neighbouring trees and cycle with their inserts)."""
+    conn = sql.connection(ctx)
+    sql.read_committed(conn)
+    if conn.dialect.name == 'sqlite':
         # The first write takes SQLite's database lock, which serialises
         # every writer; it must come before any read (see _create).
         _lock_where(ctx, RP.c.uuid.in_(uuids))
@@ -242,7 +247,7 @@ def _lock_roots(ctx, uuids):
     roots = {row.root_provider_id for row in ctx.session.execute(select)}
     for root_id in sorted(roots):
         _lock_where(ctx, RP.c.id == root_id)
-    rows = {row.uuid: row for row in _locked_select(ctx, select)}
+    rows = {row.uuid: row for row in ctx.session.execute(select)}
     if {row.root_provider_id for row in rows.values()} - roots:
         raise exception.TransactionMustRestart()
     return rows
@@ -374,8 +379,10 @@ def _update(ctx, uuid, name, parent_uuid, allow_reparent):
 
 
 def _tree_rows(ctx, root_id):
-    return _locked_select(
-        ctx, sa.select(RP.c.id, RP.c.parent_provider_id)
+    """The tree's (id, parent id) rows; call it with the root locked
+    (_lock_roots): no other tree change can then be under way."""
+    return ctx.session.execute(
+        sa.select(RP.c.id, RP.c.parent_provider_id)
         .where(RP.c.root_provider_id == root_id).order_by(RP.c.id)).all()
 
 
