@@ -46,33 +46,55 @@ def get_aggregates(req):
     return _response(req, uuids, rp.generation, etag=True)
 
 
+def _race_detail(exc):
+    return GENERATION_CHANGED
+
+
 def set_aggregates(req):
     """Replace the set. The provider is looked up before the body is
-    validated (a 404 wins over a 400)."""
+    validated (a 404 wins over a 400). The lookup and the write are one
+    transaction when every aggregate named exists; new ones are created
+    first in their own (see agg_obj.ensure), and the write then runs
+    again from the lookup."""
     util.check_content_type(req)
     util.require_version(req, AGGREGATES_MIN_VERSION)
     ctx = util.context_of(req)
     ctx.can(policies.UPDATE)
-    rp = util.provider_or_404(ctx, util.path_arg(req, 'uuid'))
-    util.check_if_match(req, _view, req, ctx, rp)
-    body = util.extract_json(req.body, schema.PUT_AGGREGATES.for_request(req))
-    generation = None
-    if microversion.is_at_least(req, GENERATION_MIN_VERSION):
-        generation = body['resource_provider_generation']
-        uuids = body['aggregates']
-        if generation != rp.generation:
+    for _attempt in range(2):
+        with util.provider_write(ctx, util.path_arg(req, 'uuid'),
+                                 _race_detail) as write:
+            rp = write.provider
+            util.check_if_match(req, _view, req, ctx, rp)
+            body = util.extract_json(req.body,
+                                     schema.PUT_AGGREGATES.for_request(req))
+            generation = None
+            if microversion.is_at_least(req, GENERATION_MIN_VERSION):
+                generation = write.expected = (
+                    body['resource_provider_generation'])
+                uuids = body['aggregates']
+                if generation != rp.generation:
+                    raise errors.provider_generation_conflict(
+                        GENERATION_CHANGED, rp.uuid, expected=generation,
+                        current=rp.generation)
+            else:
+                uuids = body
+            # Stored as sent, but spellings too long for the column
+            # canonical.
+            uuids = list(dict.fromkeys(util.storable_uuid(u) for u in uuids))
+            ids = agg_obj.existing_ids(ctx, uuids)
+            missing = [u for u in uuids if u not in ids]
+            if not missing:
+                generation = agg_obj.replace_for_provider(
+                    ctx, rp.id, generation, [ids[u] for u in uuids])
+        if not missing:
+            return _response(req, uuids, generation)
+        try:
+            with exception.db_races_as_conflict():
+                agg_obj.ensure(ctx, missing)
+        except exception.ConcurrentUpdateDetected:
             raise errors.provider_generation_conflict(
                 GENERATION_CHANGED, rp.uuid, expected=generation,
-                current=rp.generation)
-    else:
-        uuids = body
-    # Stored as sent, but spellings too long for the column canonical.
-    uuids = list(dict.fromkeys(util.storable_uuid(u) for u in uuids))
-    try:
-        generation = agg_obj.set_for_provider(ctx, rp.id, uuids, generation)
-    except exception.ConcurrentUpdateDetected:
-        # Before 1.19 only a database race gets here (no generation sent).
-        raise errors.provider_generation_conflict(
-            GENERATION_CHANGED, rp.uuid, expected=generation,
-            current=rp_obj.current_generation(ctx, rp.uuid))
-    return _response(req, uuids, generation)
+                current=rp_obj.current_generation(ctx, rp.uuid))
+    # (Aggregate rows are never deleted: the second pass finds them.)
+    raise AssertionError('aggregates %s vanished after their creation' %
+                         missing)

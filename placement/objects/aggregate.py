@@ -38,19 +38,37 @@ def ensure(ctx, uuids):
                       [(u,) for u in uuids])
     # A locking read sees rows other transactions just committed, even
     # under MySQL's REPEATABLE READ snapshot.
+    return _ids(conn, uuids, sql.for_update(conn, read=True))
+
+
+def _ids(conn, uuids, suffix=''):
+    """{uuid: id} of the aggregates among ``uuids`` that exist."""
     wanted = sorted(uuids)
     found = dict(sql.execute(
         conn, 'SELECT uuid, id FROM placement_aggregates WHERE uuid IN (' +
-        sql.marks(len(wanted)) + ')' + sql.for_update(conn, read=True),
-        wanted).all())
+        sql.marks(len(wanted)) + ')' + suffix, wanted).all())
     # MySQL compares case-insensitively: a uuid may exist in other case.
     folded = {u.lower(): agg_id for u, agg_id in found.items()}
-    return {u: found.get(u, folded.get(u.lower())) for u in uuids}
+    ids = {u: found.get(u, folded.get(u.lower())) for u in uuids}
+    return {u: agg_id for u, agg_id in ids.items() if agg_id is not None}
+
+
+@db_api.context_manager.reader
+def existing_ids(ctx, uuids):
+    """{uuid: id} of the aggregates among ``uuids`` that exist (in the
+    caller's transaction, if any: rows are never deleted, so what it
+    finds stays valid)."""
+    if not uuids:
+        return {}
+    return _ids(sql.connection(ctx), uuids)
 
 
 @exception.db_races_as_conflict()
 @db_api.context_manager.writer
-def _replace(ctx, rp_id, generation, agg_ids):
+def replace_for_provider(ctx, rp_id, generation, agg_ids):
+    """Make the aggregates ``agg_ids`` (existing rows) the provider's;
+    the generation as for set_for_provider. In the caller's writer
+    transaction, if any."""
     new_generation = rp_obj.bump_or_lock(ctx, rp_id, generation)
     rp_obj.replace_associations(
         ctx, RP_AGG.c.aggregate_id, rp_id,
@@ -67,4 +85,5 @@ def set_for_provider(ctx, rp_id, uuids, generation=None):
     concurrent replacements serialise. Returns the new generation (or
     None)."""
     ids = ensure(ctx, list(uuids))
-    return _replace(ctx, rp_id, generation, [ids[u] for u in uuids])
+    return replace_for_provider(ctx, rp_id, generation,
+                                [ids[u] for u in uuids])

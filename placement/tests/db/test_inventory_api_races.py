@@ -65,6 +65,15 @@ class _ApiRaces(base.AppClient):
     def test_lookup_and_write_are_one_transaction(self):
         rp = str(uuid.uuid4())
         self.call('POST', '/resource_providers', {'name': 'once', 'uuid': rp})
+        agg = str(uuid.uuid4())
+        other = str(uuid.uuid4())
+        self.call('POST', '/resource_providers',
+                  {'name': 'other', 'uuid': other})
+        # (The aggregate's first use creates it in its own transaction.)
+        status, data = self.call(
+            'PUT', '/resource_providers/%s/aggregates' % other,
+            {'resource_provider_generation': 0, 'aggregates': [agg]})
+        self.assertEqual(200, status, data)
         checkouts = []
 
         def count(*_args):
@@ -82,7 +91,10 @@ class _ApiRaces(base.AppClient):
             'resource_provider_generation': 1,
             'traits': ['HW_CPU_X86_AVX2']})
         self.assertEqual(200, status, data)
-        self.assertEqual(2, len(checkouts))
+        status, data = self.call('PUT', base + '/aggregates', {
+            'resource_provider_generation': 2, 'aggregates': [agg]})
+        self.assertEqual(200, status, data)
+        self.assertEqual(3, len(checkouts))
 
 
 fixtures.for_each_backend(globals(), _ApiRaces)

@@ -75,7 +75,7 @@ class _ProviderConflictTests(base.AppClient):
         self.assertEqual(self.lost_generation(), conflict)
 
     def test_aggregates_list_form_race(self):
-        with mock.patch.object(agg_obj, 'set_for_provider',
+        with mock.patch.object(agg_obj, 'replace_for_provider',
                                side_effect=exception.ConcurrentUpdateDetected()):
             conflict = self.request(
                 'PUT', '/resource_providers/%s/aggregates' % self.rp_uuid,
