@@ -229,14 +229,15 @@ def _locked_by_uuid(ctx, uuid):
 
 
 def _lock_roots(ctx, uuids):
-    """Lock the roots of the trees holding the providers ``uuids``;
-    return {uuid: row} (missing providers left out) read once the locks
-    are held. A tree that moved while we waited means we now hold a row
-    of a tree whose root we do not: TransactionMustRestart, which the
-    caller's retry_on_deadlock answers with a new transaction. The
+    """Lock the roots of the trees holding the providers ``uuids``, in id
+    order; return their rows (None for a missing one), read once the
+    locks are held. When a tree moved while we waited (a root read
+    afterwards is not one we locked), TransactionMustRestart: the
+    caller's retry_on_deadlock answers it with a new transaction. The
     transaction's first statement: on MySQL it makes it READ COMMITTED,
-    so that the locking reads below take no gap locks (those would
-    cross into neighbouring trees and cycle with their inserts)."""
+    so that the reads after the locks see the latest commits and the
+    locks take no gap locks (those would reach into neighbouring trees
+    and cycle with their inserts)."""
     conn = sql.connection(ctx)
     sql.read_committed(conn)
     if conn.dialect.name == 'sqlite':
@@ -247,10 +248,13 @@ def _lock_roots(ctx, uuids):
     roots = {row.root_provider_id for row in ctx.session.execute(select)}
     for root_id in sorted(roots):
         _lock_where(ctx, RP.c.id == root_id)
-    rows = {row.uuid: row for row in ctx.session.execute(select)}
-    if {row.root_provider_id for row in rows.values()} - roots:
+    rows = ctx.session.execute(select).all()
+    if {row.root_provider_id for row in rows} - roots:
         raise exception.TransactionMustRestart()
-    return rows
+    # (MySQL compares uuids case-insensitively.)
+    exact = {row.uuid: row for row in rows}
+    folded = {row.uuid.lower(): row for row in rows}
+    return [exact.get(u, folded.get(u.lower())) for u in uuids]
 
 
 @db_api.context_manager.reader
@@ -311,7 +315,7 @@ def _create(ctx, uuid, name, parent_uuid):
     if parent_uuid is not None:
         # Lock the parent's tree so a concurrent re-parenting in it cannot
         # leave the new child with a stale root.
-        parent = _lock_roots(ctx, [parent_uuid]).get(parent_uuid)
+        parent = _lock_roots(ctx, [parent_uuid])[0]
         if parent is None:
             raise InvalidParent(PARENT_NOT_FOUND)
     # A taken name or uuid surfaces as DBDuplicateEntry (see create()).
@@ -405,12 +409,13 @@ def _lock_trees(ctx, uuid, parent_uuid):
     """Lock the provider's tree and the new parent's; return the
     (provider, parent) rows read once the locks are held."""
     wanted = [uuid] if parent_uuid is None else [uuid, parent_uuid]
-    rows = _lock_roots(ctx, wanted)
-    if uuid not in rows:
+    rows = _lock_roots(ctx, wanted) + [None]
+    me, parent = rows[0], rows[1]
+    if me is None:
         raise exception.ResourceProviderNotFound()
-    if parent_uuid is not None and parent_uuid not in rows:
+    if parent_uuid is not None and parent is None:
         raise InvalidParent(PARENT_NOT_FOUND)
-    return rows[uuid], rows.get(parent_uuid)
+    return me, parent
 
 
 def _change_parent(ctx, me, parent, allow_reparent):
