@@ -541,9 +541,13 @@ def provider_write(ctx, uuid, race_detail):
             _ProviderWriteConflict) as exc:
         detail = (exc.detail if isinstance(exc, _ProviderWriteConflict)
                   else race_detail(exc))
+        if write is None:
+            raise errors.provider_generation_conflict(
+                detail, uuid, current=rp_obj.current_generation(ctx, uuid))
+        rp_uuid = write.provider.uuid
         raise errors.provider_generation_conflict(
-            detail, uuid, expected=write and write.expected,
-            current=rp_obj.current_generation(ctx, uuid))
+            detail, rp_uuid, expected=write.expected,
+            current=rp_obj.current_generation(ctx, rp_uuid))
 
 
 def _provider_not_found(uuid):
