@@ -515,7 +515,7 @@ class _ProviderWriteConflict(Exception):
 
 
 @contextlib.contextmanager
-def provider_write(ctx, uuid, race_detail):
+def provider_write(ctx, uuid, detail, with_cause=False):
     """One writer transaction for a change to provider ``uuid``, not a
     lookup transaction and then a write transaction: yields a
     ProviderWrite whose row was locked before it was read (so it is
@@ -523,8 +523,8 @@ def provider_write(ctx, uuid, race_detail):
     the write or its commit (a lost compare-and-set, a deadlock, a Galera
     certification failure) or a ``conflict()`` becomes the provider
     generation 409 once the transaction has rolled back (so ``current``
-    can be read afresh): detail ``race_detail(exc)``, resp. the
-    conflict's."""
+    can be read afresh), with ``detail`` (followed by ``: <the race>``
+    when ``with_cause``), resp. the conflict's."""
     from placement.db import api as db_api
     from placement import exception
     from placement.objects import resource_provider as rp_obj
@@ -539,8 +539,10 @@ def provider_write(ctx, uuid, race_detail):
                 yield write
     except (exception.ConcurrentUpdateDetected,
             _ProviderWriteConflict) as exc:
-        detail = (exc.detail if isinstance(exc, _ProviderWriteConflict)
-                  else race_detail(exc))
+        if isinstance(exc, _ProviderWriteConflict):
+            detail = exc.detail
+        elif with_cause:
+            detail = '%s: %s' % (detail, exc)
         if write is None:
             raise errors.provider_generation_conflict(
                 detail, uuid, current=rp_obj.current_generation(ctx, uuid))

@@ -46,10 +46,6 @@ def get_aggregates(req):
     return _response(req, uuids, rp.generation, etag=True)
 
 
-def _race_detail(exc):
-    return GENERATION_CHANGED
-
-
 def set_aggregates(req):
     """Replace the set. The provider is looked up before the body is
     validated (a 404 wins over a 400). The lookup and the write are one
@@ -62,7 +58,7 @@ def set_aggregates(req):
     ctx.can(policies.UPDATE)
     for _attempt in range(2):
         with util.provider_write(ctx, util.path_arg(req, 'uuid'),
-                                 _race_detail) as write:
+                                 GENERATION_CHANGED) as write:
             rp = write.provider
             util.check_if_match(req, _view, req, ctx, rp)
             body = util.extract_json(req.body,

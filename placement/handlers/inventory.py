@@ -74,10 +74,6 @@ def _check_capacity(req, rp, rc_name, record, action):
     check_storable_ratios([record])
 
 
-def _race_detail(exc):
-    return '%s: %s' % (GENERATION_CONFLICT, exc)
-
-
 def _in_use(rp, exc, prefix, code):
     return errors.inventory_in_use_conflict(
         '%s: %s' % (prefix, exc), rp.uuid, exc.resource_class_names, code)
@@ -98,7 +94,7 @@ def _write(req, action):
     ctx = util.context_of(req)
     ctx.can(action)
     return ctx, util.provider_write(ctx, util.path_arg(req, 'uuid'),
-                                    _race_detail)
+                                    GENERATION_CONFLICT, with_cause=True)
 
 
 def _collection_view(ctx, rp):
@@ -197,7 +193,7 @@ def set_inventories(req):
             # Exactly this text: nova's report client matches it.
             raise _in_use(rp, exc, 'update conflict', errors.INVENTORY_INUSE)
         except inv_obj.InventoryExists as exc:
-            raise write.conflict(_race_detail(exc))
+            raise write.conflict('%s: %s' % (GENERATION_CONFLICT, exc))
     return util.json_response(
         req, {'resource_provider_generation': generation,
               'inventories': records})

@@ -160,10 +160,6 @@ def list_traits_for_resource_provider(req):
                               etag=True)
 
 
-def _race_detail(exc):
-    return GENERATION_CHANGED
-
-
 def update_traits_for_resource_provider(req):
     """Replace the set: body → lookup → generation → unknown traits; the
     generation moves only if the set changes."""
@@ -173,7 +169,7 @@ def update_traits_for_resource_provider(req):
     ctx.can(policies.RP_TRAITS_UPDATE)
     body = util.extract_json(req.body, schema.SET_PROVIDER_TRAITS)
     with util.provider_write(ctx, util.path_arg(req, 'uuid'),
-                             _race_detail) as write:
+                             GENERATION_CHANGED) as write:
         rp = write.provider
         util.check_if_match(req, _provider_traits_view, ctx, rp)
         # Read with the provider; checked after the generation.
@@ -199,7 +195,7 @@ def delete_traits_for_resource_provider(req):
     ctx = util.context_of(req)
     ctx.can(policies.RP_TRAITS_DELETE)
     with util.provider_write(ctx, util.path_arg(req, 'uuid'),
-                             _race_detail) as write:
+                             GENERATION_CHANGED) as write:
         rp = write.provider
         trait_obj.delete_for_provider(ctx, rp.id, rp.generation)
     return util.empty_response(204)
