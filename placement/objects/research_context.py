@@ -27,6 +27,7 @@ portable (SQLite, MySQL, PostgreSQL).
 
 import collections
 import itertools
+import weakref
 
 import sqlalchemy as sa
 
@@ -534,6 +535,102 @@ def _per_provider(columns, parsed, parse):
     return out
 
 
+def packed_columns(ctx, prefix, branches, unchanged=None):
+    """The columns of ``branches`` ([(columns, FROM/WHERE tail)], see
+    Trees._branches), values as text or as the driver's types, and each
+    kind's packed text (None when read as rows); columns None when every
+    text is the same as in ``unchanged`` (texts of an earlier call). One
+    round trip of a row per kind: each kind's values joined into one
+    string, so that the drivers decode a few values, not tens of
+    thousands (PyMySQL decodes each in Python); a kind that came back
+    short (MySQL cutting GROUP_CONCAT at max_allowed_packet, or a NULL
+    value) is read again as plain rows."""
+    dialect = db_api.get_engine().dialect.name
+    if dialect == 'mysql':
+        _allow_long_concat(ctx)
+    selects = ['SELECT %d, COUNT(*), %s %s' % (
+        kind, _packed(dialect, cols), tail)
+        for kind, (cols, tail) in enumerate(branches)]
+    rows = _raw_rows(ctx, prefix + ' UNION ALL '.join(selects))
+    if unchanged is not None and all(
+            (text or '') == unchanged[kind] for kind, _count, text in rows):
+        return None, unchanged
+    columns = [None] * len(branches)
+    texts = [None] * len(branches)
+    for kind, count, text in rows:
+        cols, tail = branches[kind]
+        width = len(cols)
+        values = text.split(',') if text else []
+        if len(values) == count * width:
+            columns[kind] = [values[j::width] for j in range(width)]
+            texts[kind] = text or ''
+        else:
+            plain = _raw_rows(ctx, prefix + 'SELECT %s %s' % (
+                ', '.join(cols), tail))
+            columns[kind] = [list(c) for c in zip(*plain)] or [
+                [] for _ in cols]
+    return columns, texts
+
+
+def _names_branch(traits):
+    """The names of a load, as (columns, tail): the traits of the rows
+    ``traits`` (a FROM/WHERE tail on alias ``t``) selects and every
+    custom class, each row (kind 0 / 1, id, name)."""
+    return (['n.k', 'n.id', 'n.name'],
+            'FROM (SELECT 0 AS k, tr.id AS id, tr.name AS name '
+            'FROM traits tr WHERE tr.id IN (SELECT t.trait_id %s) '
+            'UNION ALL SELECT 1, rc.id, rc.name FROM resource_classes rc '
+            'WHERE rc.id >= %d) n' % (traits, rc_obj.MIN_CUSTOM_ID))
+
+
+def _read_names(name_cols, trait_names, rc_names):
+    named = (trait_names, rc_names)
+    for kind, name_id, name in zip(map(int, name_cols[0]),
+                                   map(int, name_cols[1]), name_cols[2]):
+        named[kind][name_id] = name
+
+
+def _sharing_tid(trait_names):
+    return next((tid for tid, name in trait_names.items()
+                 if name == SHARING_TRAIT), None)
+
+
+def _add_providers(by_id, trees, providers, inventories, traits, aggs,
+                   sharing_tid):
+    """Add ``providers`` ((id, parent id or 0, uuid, root id) in id order,
+    whole trees) not in ``by_id`` yet to ``by_id`` and ``trees``, with
+    their {id: value} ``inventories``, ``traits`` and ``aggs``: (the root
+    ids of all, the providers added)."""
+    parents = set()
+    loaded = []
+    roots = set()
+    no_traits = no_aggs = frozenset()
+    for rp_id, parent_id, uuid, root_id in providers:
+        parent_id = parent_id or None
+        roots.add(root_id)
+        if rp_id in by_id:
+            continue
+        rp_traits = traits.get(rp_id, no_traits)
+        p = engine.Provider(
+            rp_id, uuid, parent_id, root_id,
+            inventories=inventories.get(rp_id, {}),
+            traits=rp_traits, aggs=aggs.get(rp_id, no_aggs),
+            sharing=sharing_tid in rp_traits)
+        by_id[rp_id] = p
+        tree = trees.get(root_id)
+        if tree is None:
+            trees[root_id] = [p]
+        else:
+            tree.append(p)
+        if parent_id is not None:
+            parents.add(parent_id)
+        loaded.append(p)
+    for p in loaded:
+        if p.id in parents:
+            p.is_leaf = False
+    return roots, loaded
+
+
 class Trees(object):
     """The providers loaded so far, whole trees at a time: ``by_id``
     {id: candidate_engine.Provider}, ``trees`` {root id: [providers in id
@@ -575,10 +672,19 @@ class Trees(object):
 
     def load_all(self, ctx):
         """Load every tree (for a whole answer that most trees can serve:
-        one plain pass beats any filter); all root ids in id order."""
+        one plain pass beats any filter; see every_tree); all root ids
+        in id order."""
         self._pending = []
-        roots, _providers = self._load(ctx, '', None)
-        return roots
+        snapshot = every_tree(ctx)
+        self.by_id.update(snapshot.by_id)
+        # (Lists of our own: a later load may add to a tree.)
+        self.trees.update((root, list(tree))
+                          for root, tree in snapshot.trees.items())
+        self.trait_names.update(snapshot.trait_names)
+        self.rc_names.update(snapshot.rc_names)
+        if self.sharing_tid is None:
+            self.sharing_tid = snapshot.sharing_tid
+        return list(snapshot.roots)
 
     def load_matching(self, ctx, conditions, after=0, limit=None,
                       window=None):
@@ -638,14 +744,11 @@ class Trees(object):
         """The selects of a load, as (columns, tail): providers; the
         inventories with usage, the traits and the aggregates, each row
         as (provider, its values joined in one string: see _group and
-        _parse_*); and names: the loaded traits and every custom class
-        (kind 0 / 1, id, name). Every column is non NULL (a parent of 0
-        means none; ids start at 1). ``in_trees`` None: every tree (no
-        join to the providers, usage summed once). (Grouping the rows
-        per provider in SQL cost the databases more than it saved.)"""
+        _parse_*); and names (see _names_branch). Every column is non
+        NULL (a parent of 0 means none; ids start at 1). (Grouping the
+        rows per provider in SQL cost the databases more than it
+        saved.)"""
         def of(alias, table):
-            if in_trees is None:
-                return 'FROM %s %s' % (table, alias)
             # From the trees' providers to their rows (MySQL, whose
             # statistics may lag a fresh cloud, would otherwise scan the
             # rows' whole table for a few trees).
@@ -658,63 +761,27 @@ class Trees(object):
             return ['%s.resource_provider_id' % alias,
                     _joined(dialect, columns, ':')], tail
 
-        inventory_cols = [
-            'i.resource_class_id', 'i.total', 'i.reserved', 'i.min_unit',
-            'i.max_unit', 'i.step_size', _USED, _ratio()]
-        inventories = of('i', 'inventories')
-        if in_trees is None:
-            inventory_cols[6] = 'COALESCE(u.used, 0)'
-            inventories = inventories.replace('FROM inventories i', (
-                'FROM inventories i LEFT JOIN (SELECT a.resource_provider_id '
-                'AS rp, a.resource_class_id AS rc, SUM(a.used) AS used '
-                'FROM allocations a GROUP BY a.resource_provider_id, '
-                'a.resource_class_id) u ON u.rp = i.resource_provider_id '
-                'AND u.rc = i.resource_class_id'))
         traits = of('t', 'resource_provider_traits')
         return [
             (['p.id', 'COALESCE(p.parent_provider_id, 0)', 'p.uuid',
               'p.root_provider_id'],
-             'FROM resource_providers p' + (
-                 '' if in_trees is None else ' WHERE ' + in_trees)),
-            per_provider('i', inventories, inventory_cols),
+             'FROM resource_providers p WHERE ' + in_trees),
+            per_provider('i', of('i', 'inventories'), [
+                'i.resource_class_id', 'i.total', 'i.reserved',
+                'i.min_unit', 'i.max_unit', 'i.step_size', _USED,
+                _ratio()]),
             per_provider('t', traits, ['t.trait_id']),
             per_provider('g', of('g', 'resource_provider_aggregates'),
                          ['g.aggregate_id']),
-            (['n.k', 'n.id', 'n.name'],
-             'FROM (SELECT 0 AS k, tr.id AS id, tr.name AS name '
-             'FROM traits tr WHERE tr.id IN (SELECT t.trait_id %s) '
-             'UNION ALL SELECT 1, rc.id, rc.name FROM resource_classes rc '
-             'WHERE rc.id >= %d) n' % (traits, rc_obj.MIN_CUSTOM_ID)),
+            _names_branch(traits),
         ] + ([(['sel.id'], 'FROM sel')] if selected else [])
 
     def _columns(self, ctx, prefix, in_trees, selected=False):
-        """The columns of a load by kind (see _branches), values as text
-        or as the driver's types. One round trip of five rows: each
-        kind's values joined into one string, so that the drivers decode
-        five values, not tens of thousands (PyMySQL decodes each in
-        Python); a kind that came back short (MySQL cutting GROUP_CONCAT
-        at max_allowed_packet) is read again as plain rows."""
-        dialect = db_api.get_engine().dialect.name
-        if dialect == 'mysql':
-            _allow_long_concat(ctx)
-        branches = self._branches(dialect, in_trees, selected)
-        selects = ['SELECT %d, COUNT(*), %s %s' % (
-            kind, _packed(dialect, cols), tail)
-            for kind, (cols, tail) in enumerate(branches)]
-        columns = [None] * len(branches)
-        for kind, count, text in _raw_rows(
-                ctx, prefix + ' UNION ALL '.join(selects)):
-            cols, tail = branches[kind]
-            width = len(cols)
-            values = text.split(',') if text else []
-            if len(values) == count * width:
-                columns[kind] = [values[j::width] for j in range(width)]
-            else:
-                rows = _raw_rows(ctx, prefix + 'SELECT %s %s' % (
-                    ', '.join(cols), tail))
-                columns[kind] = [list(c) for c in zip(*rows)] or [
-                    [] for _ in cols]
-        return columns
+        """The columns of a load by kind (see _branches and
+        packed_columns)."""
+        branches = self._branches(db_api.get_engine().dialect.name,
+                                  in_trees, selected)
+        return packed_columns(ctx, prefix, branches)[0]
 
     def _load(self, ctx, prefix, in_trees, selected=False):
         """Load the trees ``in_trees`` selects (SQL on ``p``; ``prefix``
@@ -727,17 +794,11 @@ class Trees(object):
          name_cols) = columns
         inventory_cols, trait_cols, agg_cols = [
             _group(cols) for cols in (inventory_cols, trait_cols, agg_cols)]
-        named = (self.trait_names, self.rc_names)
-        for kind, name_id, name in zip(map(int, name_cols[0]),
-                                       map(int, name_cols[1]),
-                                       name_cols[2]):
-            named[kind][name_id] = name
+        _read_names(name_cols, self.trait_names, self.rc_names)
         if self.sharing_tid is None:
             # (Unknown before the first load of every tree: the trait's
             # id, if any loaded provider has it.)
-            self.sharing_tid = next((tid for tid, name in
-                                     self.trait_names.items()
-                                     if name == SHARING_TRAIT), None)
+            self.sharing_tid = _sharing_tid(self.trait_names)
         inventories = _per_provider(inventory_cols, self._inventories,
                                     _parse_inventories)
         traits = _per_provider(trait_cols, self._id_sets, _parse_ids)
@@ -745,34 +806,206 @@ class Trees(object):
         providers = sorted(zip(map(int, provider_cols[0]),
                                map(int, provider_cols[1]), provider_cols[2],
                                map(int, provider_cols[3])))
-        by_id = self.by_id
-        trees = self.trees
-        sharing_tid = self.sharing_tid
-        parents = set()
-        loaded = []
-        roots = set()
-        no_traits = no_aggs = frozenset()
-        for rp_id, parent_id, uuid, root_id in providers:
-            parent_id = parent_id or None
-            roots.add(root_id)
-            if rp_id in by_id:
-                continue
-            rp_traits = traits.get(rp_id, no_traits)
-            p = engine.Provider(
-                rp_id, uuid, parent_id, root_id,
-                inventories=inventories.get(rp_id, {}),
-                traits=rp_traits, aggs=aggs.get(rp_id, no_aggs),
-                sharing=sharing_tid in rp_traits)
-            by_id[rp_id] = p
-            tree = trees.get(root_id)
-            if tree is None:
-                trees[root_id] = [p]
-            else:
-                tree.append(p)
-            if parent_id is not None:
-                parents.add(parent_id)
-            loaded.append(p)
-        for p in loaded:
-            if p.id in parents:
-                p.is_leaf = False
+        roots, loaded = _add_providers(
+            self.by_id, self.trees, providers, inventories, traits, aggs,
+            self.sharing_tid)
         return sorted(roots), loaded
+
+
+# Every tree, kept per process between whole answers (see every_tree):
+# {engine: _Snapshot}.
+_SNAPSHOTS = weakref.WeakKeyDictionary()
+
+
+class _Snapshot(object):
+    """Every tree as one read saw it: ``by_id``, ``trees``, ``roots`` (id
+    order), ``trait_names``, ``rc_names``, ``sharing_tid`` as in Trees;
+    and what it was built from: ``texts``, the packed kinds of the check
+    (see _check_branches), ``kept`` {provider id: (key, uuid, inventory
+    text, trait text)} and the parsed texts (shared by the providers
+    alike)."""
+
+    def __init__(self, texts):
+        self.texts = texts
+        self.by_id = {}
+        self.trees = {}
+        self.roots = []
+        self.trait_names = {}
+        self.rc_names = {}
+        self.sharing_tid = None
+        self.kept = {}
+        self.inventories = {}
+        self.id_sets = {}
+
+
+# What identifies a provider's inventories and traits: its generation
+# moves with every change of either, and ids are never reused (the time
+# of the last change tells a restored database apart).
+_KEY_COLUMNS = ['p.generation', 'COALESCE(p.updated_at, p.created_at)']
+
+
+def _check_branches(dialect):
+    """The selects (see packed_columns) of what a provider may change
+    without moving its generation, read for every whole answer: the
+    providers with their place in their tree and the key of their
+    inventories and traits (see _KEY_COLUMNS), the usage, the
+    aggregates, and the names of the custom classes."""
+    return [
+        (['p.id', 'COALESCE(p.parent_provider_id, 0)',
+          'p.root_provider_id'] + _KEY_COLUMNS, 'FROM resource_providers p'),
+        (['u.rp', _joined(dialect, ['u.rc', 'u.used'], ':')],
+         'FROM (SELECT a.resource_provider_id AS rp, a.resource_class_id '
+         'AS rc, SUM(a.used) AS used FROM allocations a GROUP BY '
+         'a.resource_provider_id, a.resource_class_id) u'),
+        (['g.resource_provider_id', 'g.aggregate_id'],
+         'FROM resource_provider_aggregates g'),
+        (['rc.id', 'rc.name'],
+         'FROM resource_classes rc WHERE rc.id >= %d' % rc_obj.MIN_CUSTOM_ID),
+    ]
+
+
+def _kept_branches(dialect, ids):
+    """The selects of the uuids, inventories (without usage) and traits
+    (with their names) of the providers ``ids`` (None: all), with their
+    keys read alongside."""
+    def where(column):
+        return '' if ids is None else ' WHERE %s IN (%s)' % (column,
+                                                             _ids(ids))
+    traits = 'FROM resource_provider_traits t' + where('t.resource_provider_id')
+    return [
+        (['p.id'] + _KEY_COLUMNS + ['p.uuid'],
+         'FROM resource_providers p' + where('p.id')),
+        (['i.resource_provider_id', _joined(dialect, [
+            'i.resource_class_id', 'i.total', 'i.reserved', 'i.min_unit',
+            'i.max_unit', 'i.step_size', _ratio()], ':')],
+         'FROM inventories i' + where('i.resource_provider_id')),
+        (['t.resource_provider_id', 't.trait_id'], traits),
+        (['tr.id', 'tr.name'], 'FROM traits tr WHERE tr.id IN '
+         '(SELECT t.trait_id %s)' % traits),
+    ]
+
+
+def _texts_by_id(columns):
+    """{provider id: text} of (ids, texts) columns (see _group)."""
+    ids, texts = _group(columns)
+    return dict(zip(map(int, ids), texts))
+
+
+def _keys(columns):
+    """{provider id: key} of the id and key columns."""
+    return {int(values[0]): tuple(map(str, values[1:]))
+            for values in zip(*columns)}
+
+
+def _names_by_id(columns):
+    return dict(zip(map(int, columns[0]), columns[1]))
+
+
+def _parse_kept_inventories(texts):
+    """{rc: Inventory} of a provider's (inventory text, usage text):
+    records of class, total, reserved, min_unit, max_unit, step_size,
+    ratio; and of class, used."""
+    inventory_text, usage_text = texts
+    used = {}
+    if usage_text:
+        for record in usage_text.split(' '):
+            rc, amount = record.split(':')
+            used[int(rc)] = int(amount)
+    inventories = {}
+    capacity = capacity_mod.capacity
+    for record in inventory_text.split(' ') if inventory_text else ():
+        rc, total, reserved, min_unit, max_unit, step, ratio = (
+            record.split(':'))
+        rc = int(rc)
+        inventories[rc] = engine.Inventory(
+            capacity(int(total), int(reserved), float(ratio)),
+            used.get(rc, 0), int(min_unit), int(max_unit), int(step))
+    return inventories
+
+
+def _parsed(cache, old_cache, text, parse):
+    value = cache.get(text)
+    if value is None:
+        value = old_cache.get(text)
+        if value is None:
+            value = parse(text)
+        cache[text] = value
+    return value
+
+
+def every_tree(ctx):
+    """Every tree, as the database holds it now. A whole answer reads
+    every tree, and most of that is inventories and traits, which only
+    change with the provider's generation. So one round trip reads what
+    can change without it (usage, aggregates, the trees' shape, names)
+    with every provider's key (see _KEY_COLUMNS); inventories and traits
+    are read again only for providers whose key moved, and nothing is
+    parsed again when nothing changed. The snapshot is kept per process
+    and database, never changed once built (a search only reads it)."""
+    bind = db_api.get_engine()
+    dialect = bind.dialect.name
+    old = _SNAPSHOTS.get(bind)
+    columns, texts = packed_columns(ctx, '', _check_branches(dialect),
+                                    unchanged=old and old.texts)
+    if columns is None:
+        return old
+    snapshot = _build(ctx, dialect, columns, texts, old or _Snapshot(None))
+    _SNAPSHOTS[bind] = snapshot
+    return snapshot
+
+
+def _build(ctx, dialect, columns, texts, old):
+    provider_cols, usage_cols, agg_cols, class_cols = columns
+    new = _Snapshot(texts)
+    new.rc_names = _names_by_id(class_cols)
+    # (A trait keeps its name: ids are never reused.)
+    new.trait_names = dict(old.trait_names)
+    keys = _keys([provider_cols[0]] + provider_cols[3:])
+    kept = new.kept
+    stale = []
+    for rp_id, key in keys.items():
+        entry = old.kept.get(rp_id)
+        if entry is not None and entry[0] == key:
+            kept[rp_id] = entry
+        else:
+            stale.append(rp_id)
+    # Most providers new: read them all (no id lists).
+    chunks = [None] if len(stale) * 2 > len(keys) else _chunks(stale)
+    for chunk in chunks:
+        (key_cols, inventory_cols, trait_cols, name_cols), _texts = (
+            packed_columns(ctx, '', _kept_branches(dialect, chunk)))
+        new.trait_names.update(_names_by_id(name_cols))
+        inventories = _texts_by_id(inventory_cols)
+        traits = _texts_by_id(trait_cols)
+        uuids = key_cols.pop()
+        for (rp_id, key), uuid in zip(_keys(key_cols).items(), uuids):
+            # (Under the key read with them: a provider changed since
+            # the check is read again next time.)
+            kept[rp_id] = (key, uuid, inventories.get(rp_id, ''),
+                           traits.get(rp_id, ''))
+    new.sharing_tid = _sharing_tid(new.trait_names)
+    usage = _texts_by_id(usage_cols)
+    aggs = _texts_by_id(agg_cols)
+    inventories, traits, agg_sets = {}, {}, {}
+    providers = []
+    for rp_id, parent_id, root_id in sorted(zip(
+            map(int, provider_cols[0]), map(int, provider_cols[1]),
+            map(int, provider_cols[2]))):
+        entry = kept.get(rp_id)
+        if entry is None:
+            continue    # deleted since the check
+        providers.append((rp_id, parent_id, entry[1], root_id))
+        inventories[rp_id] = _parsed(
+            new.inventories, old.inventories, (entry[2], usage.get(rp_id)),
+            _parse_kept_inventories)
+        if entry[3]:
+            traits[rp_id] = _parsed(new.id_sets, old.id_sets, entry[3],
+                                    _parse_ids)
+        if rp_id in aggs:
+            agg_sets[rp_id] = _parsed(new.id_sets, old.id_sets,
+                                      aggs[rp_id], _parse_ids)
+    roots, _loaded = _add_providers(new.by_id, new.trees, providers,
+                                    inventories, traits, agg_sets,
+                                    new.sharing_tid)
+    new.roots = sorted(roots)
+    return new

@@ -98,7 +98,7 @@ class _Candidates(object):
                                return_value=reads) if reads else \
                 contextlib.nullcontext():
             return [self.get(q.format(x=self.agg_x, y=self.agg_y,
-                                      pf1=self.uuids['pf1']))
+                                      pf1=self.uuids.get('pf1')))
                     for q in queries]
 
 
@@ -256,6 +256,119 @@ class _AllocationCandidates(_Candidates):
 
 
 fixtures.for_each_backend(globals(), _AllocationCandidates)
+
+
+class _KeptTrees(_Candidates):
+    """Whole answers keep every tree per process (research.every_tree):
+    whatever changes, through any API, the next answer sees it, as a
+    fresh read of the trees would; and an unchanged cloud is not read
+    again."""
+
+    QUERIES = ('resources=VCPU:1', 'resources=VCPU:1&member_of={x}',
+               'resources=VCPU:1&required=CUSTOM_T')
+
+    def setUp(self):
+        super().setUp()
+        self.build([
+            {'name': 'cn1', 'inventory': {'VCPU': 8, 'CUSTOM_A': 4}},
+            {'name': 'cn2', 'inventory': {'VCPU': 8},
+             'aggregates': [self.agg_x]},
+            {'name': 'cn2a', 'parent': 'cn2', 'inventory': {'VCPU': 2},
+             'traits': ['CUSTOM_T']}])
+        self.app = deploy.loadapp(self.conf)
+
+    def call(self, method, url, body=None, version='1.39', status=None):
+        req = webob.Request.blank(url, method=method, headers={
+            'x-auth-token': 'admin', 'accept': 'application/json',
+            'openstack-api-version': 'placement ' + version})
+        if body is not None:
+            req.body = jsonutils.dump_as_bytes(body)
+            req.content_type = 'application/json'
+        resp = req.get_response(self.app)
+        if status is not None:
+            self.assertEqual(status, resp.status_int, resp.text)
+        return jsonutils.loads(resp.body) if resp.body else None
+
+    def generation(self, name):
+        return self.call('GET', '/resource_providers/' +
+                         self.uuids[name])['generation']
+
+    def kept(self):
+        return self.answers(self.QUERIES, ac_obj.EVERY_TREE)
+
+    def assert_seen(self, change):
+        """``change`` (a callable) changes the answers, and the kept
+        trees give what a fresh read of the trees gives."""
+        before = self.kept()
+        change()
+        after = self.kept()
+        self.assertNotEqual(before, after)
+        self.assertEqual(
+            self.answers(self.QUERIES, ac_obj.MATCHING_TREES), after)
+
+    def test_an_unchanged_cloud_is_not_read_again(self):
+        first = self.kept()
+        with mock.patch.object(research, '_build',
+                               wraps=research._build) as build:
+            self.assertEqual(first, self.kept())
+        build.assert_not_called()
+        self.assertEqual(3, len(first[0]['allocation_requests']))
+
+    def test_usage_moving_between_providers_is_seen(self):
+        consumer = '/allocations/' + str(uuid.uuid4())
+
+        def claim(name, generation):
+            self.call('PUT', consumer, {
+                'allocations': {self.uuids[name]: {'resources': {'VCPU': 8}}},
+                'project_id': 'p', 'user_id': 'u',
+                'consumer_generation': generation}, version='1.36',
+                status=204)
+        self.assert_seen(lambda: claim('cn1', None))
+        # (The provider left behind keeps its generation.)
+        cn1 = self.generation('cn1')
+        self.assert_seen(lambda: claim('cn2', 1))
+        self.assertEqual(cn1, self.generation('cn1'))
+        self.assert_seen(lambda: self.call('DELETE', consumer, status=204))
+
+    def test_aggregates_without_a_generation_are_seen(self):
+        cn1 = self.generation('cn1')
+        self.assert_seen(lambda: self.call(
+            'PUT', '/resource_providers/%s/aggregates' % self.uuids['cn1'],
+            [self.agg_x], version='1.1', status=200))
+        self.assertEqual(cn1, self.generation('cn1'))
+
+    def test_inventories_traits_and_trees_are_seen(self):
+        cn1 = self.uuids['cn1']
+        self.assert_seen(lambda: self.call(
+            'PUT', '/resource_providers/%s/traits' % cn1,
+            {'traits': ['CUSTOM_T'],
+             'resource_provider_generation': self.generation('cn1')},
+            status=200))
+        self.assert_seen(lambda: self.call(
+            'PUT', '/resource_providers/%s/inventories/VCPU' % cn1,
+            {'total': 1, 'max_unit': 1, 'resource_provider_generation':
+             self.generation('cn1')}, status=200))
+        new = str(uuid.uuid4())
+        self.call('POST', '/resource_providers', {'name': 'cn3', 'uuid': new},
+                  status=200)
+        self.uuids['cn3'], self.names[new] = new, 'cn3'
+        self.assert_seen(lambda: self.call(
+            'PUT', '/resource_providers/%s/inventories' % new,
+            {'inventories': {'VCPU': {'total': 2}},
+             'resource_provider_generation': 0}, status=200))
+        self.assert_seen(lambda: self.call(
+            'PUT', '/resource_providers/' + new,
+            {'name': 'cn3', 'parent_provider_uuid': cn1}, status=200))
+        self.assert_seen(lambda: self.call(
+            'DELETE', '/resource_providers/' + new, status=204))
+
+    def test_a_renamed_class_is_seen(self):
+        self.assert_seen(lambda: self.call(
+            'PUT', '/resource_classes/CUSTOM_A', {'name': 'CUSTOM_B'},
+            version='1.2', status=200))
+
+
+fixtures.for_each_backend(globals(), _KeptTrees)
 
 
 class _PackedStringsCutShort(_Candidates):
