@@ -5,9 +5,11 @@ A handful of queries, never one per provider:
 * ``preflight`` reads the request-wide facts, the roots of the sharing
   providers that could lend a requested class and their aggregates;
 * ``Trees.load_all`` reads every tree (a whole answer that only
-  capacity filters); ``Trees.load_roots`` the trees whose roots a query
-  selects, with ``holding_roots_sql``, the trees holding what the
-  request names;
+  capacity filters), kept per process between searches (``every_tree``:
+  one check per search, inventories and traits read again only where a
+  provider's generation moved); ``Trees.load_roots`` the trees whose
+  roots a query selects, with ``holding_roots_sql``, the trees holding
+  what the request names;
 * ``Trees.load_matching`` reads whole trees (providers, inventories with
   usage, traits and aggregates) whose roots satisfy necessary conditions
   evaluated in SQL, in one round trip; bounded by a LIMIT (correlated
