@@ -1,9 +1,14 @@
 """The policy defaults in both modes, checked through the real enforcer."""
 
+import time
+
+import fixtures as fixtures_lib
+from oslo_policy import policy as oslo_policy
 import testtools
 
 from placement import context
 from placement import policies
+from placement import policy
 from placement.tests import fixtures
 
 ALL_API_RULES = {
@@ -128,3 +133,55 @@ class TestLegacyDefaults(_PolicyTest):
         for rule in ALL_API_RULES | EXTRA_RULES:
             self.assertFalse(self.allowed(self.ctx([]), rule,
                                           {'project_id': 'p1'}), rule)
+
+
+class TestRememberedDecisions(_PolicyTest):
+    """policy.Enforcer decides a check once per rules, credentials and
+    target; anything new is decided again."""
+
+    RULE = 'placement:resource_providers:list'
+
+    def setUp(self):
+        super().setUp()
+        self.enforcer = policy.init(None)
+        self.decide = self.useFixture(fixtures_lib.MockPatchObject(
+            policy.policy.Enforcer, 'authorize', autospec=True,
+            side_effect=policy.policy.Enforcer.authorize)).mock
+
+    def test_the_same_check_is_decided_once(self):
+        admin = self.ctx(['admin'])
+        reader = self.ctx(['reader'], project='p2')
+        for _ in range(3):
+            self.assertTrue(self.allowed(admin, self.RULE))
+            self.assertFalse(self.allowed(reader, self.RULE))
+        self.assertEqual(2, self.decide.call_count)
+        # Another target, other credentials: decided again.
+        self.assertTrue(self.allowed(admin, self.RULE, {'project_id': 'x'}))
+        self.assertTrue(self.allowed(self.ctx(['admin'], project='p3'),
+                                     self.RULE))
+        self.assertEqual(4, self.decide.call_count)
+
+    def test_new_rules_forget_every_decision(self):
+        reader = self.ctx(['reader'], project='p2')
+        self.assertFalse(self.allowed(reader, self.RULE))
+        self.enforcer.set_rules(oslo_policy.Rules.from_dict(
+            {self.RULE: '@'}), overwrite=False)
+        self.assertTrue(self.allowed(reader, self.RULE))
+        self.assertEqual(2, self.decide.call_count)
+
+    def test_a_policy_file_is_looked_for_once_a_second(self):
+        now = [time.monotonic() + policy.POLICY_FILE_CHECK_SECONDS]
+        self.useFixture(fixtures_lib.MockPatch(
+            'placement.policy.time.monotonic', side_effect=lambda: now[0]))
+        reader = self.ctx(['reader'], project='p2')
+        self.assertFalse(self.allowed(reader, self.RULE))
+        path = self.useFixture(fixtures_lib.TempDir()).join('policy.yaml')
+        with open(path, 'w') as f:
+            f.write('"%s": "@"\n' % self.RULE)
+        self.enforcer.conf.set_override('policy_file', path,
+                                        group='oslo_policy')
+        self.enforcer.policy_file = path
+        now[0] += policy.POLICY_FILE_CHECK_SECONDS / 2
+        self.assertFalse(self.allowed(reader, self.RULE))
+        now[0] += policy.POLICY_FILE_CHECK_SECONDS
+        self.assertTrue(self.allowed(reader, self.RULE))
