@@ -194,15 +194,19 @@ class GaleraApps(object):
         return status, data
 
 
-def node_connection(test, node):
+def node_connection(test, node, sync_wait=0):
     """An autocommit PyMySQL connection to the test's database on
-    ``node``, closed at cleanup."""
+    ``node``, closed at cleanup; ``sync_wait`` is its session's
+    wsrep_sync_wait (3: reads, updates and deletes first wait until
+    the node has applied every write the cluster committed before)."""
     url = sa.engine.make_url(placement_fixtures.galera_node_url(
         test.db.url, node))
     conn = pymysql.connect(host=url.host, port=url.port, user=url.username,
                            password=url.password or '',
                            database=url.database, autocommit=True)
     test.addCleanup(conn.close)
+    with conn.cursor() as cursor:
+        cursor.execute('SET SESSION wsrep_sync_wait = %s', (sync_wait,))
     return conn
 
 
@@ -212,7 +216,9 @@ class GaleraCertificationFailure(placement_fixtures.DBTestCase):
 
     def test_conflict_from_another_node_is_retried_as_a_new_transaction(self):
         rp_uuid, _ = self.db.insert_provider()
-        other = node_connection(self, 1)
+        # Node 1 must have applied the provider's insert before its
+        # UPDATE, or the UPDATE matches no row and nothing conflicts.
+        other = node_connection(self, 1, sync_wait=3)
         attempts = []
 
         @db_api.retry_on_deadlock
@@ -230,9 +236,9 @@ class GaleraCertificationFailure(placement_fixtures.DBTestCase):
                 # Our row lock is local to node 0: node 1 commits a change
                 # of the same row first, so our COMMIT fails certification.
                 with other.cursor() as cursor:
-                    cursor.execute(
+                    self.assertEqual(1, cursor.execute(
                         'UPDATE resource_providers SET generation = 10 '
-                        'WHERE uuid = %s', (rp_uuid,))
+                        'WHERE uuid = %s', (rp_uuid,)))
             return seen + 1
 
         ctx = context.RequestContext(config=self.conf)
