@@ -1,6 +1,9 @@
 """The request-body boundary (strict JSON), '$'-as-end-of-string schema
 patterns, and the one-line error ``detail``."""
 
+import uuid
+
+import fixtures
 import testtools
 import webob.exc
 
@@ -107,3 +110,66 @@ class TestUUIDs(testtools.TestCase):
                           {dashed: 1, dashed.upper(): 2})
         self.assertRaises(KeyError, util.normalize_uuid_keys, {'-' * 36: 1},
                           bad_key=KeyError)
+
+
+class TestFastValidation(testtools.TestCase):
+    """The compiled validator decides only what jsonschema would."""
+
+    SCHEMA = {
+        'type': 'object',
+        'properties': {
+            'name': {'type': 'string', 'pattern': '^[A-Z_]+$'},
+            'id': {'type': 'string', 'format': 'uuid'},
+            'amounts': {
+                'type': 'object',
+                'patternProperties': {
+                    '^[A-Z0-9_]+$': {'type': 'integer', 'minimum': 1}},
+                'additionalProperties': False},
+        },
+        'additionalProperties': False,
+    }
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(setattr, util, 'CROSS_CHECK_VALIDATION',
+                        util.CROSS_CHECK_VALIDATION)
+
+    def assert_verdict(self, valid, data):
+        util.CROSS_CHECK_VALIDATION = True
+        error = util._validation_error('', self.SCHEMA, data,
+                                       util.BODY_FORMAT_CHECKER)
+        self.assertEqual(valid, error is None, error)
+        util.CROSS_CHECK_VALIDATION = False
+        error = util._validation_error('', self.SCHEMA, data,
+                                       util.BODY_FORMAT_CHECKER)
+        self.assertEqual(valid, error is None, error)
+
+    def test_valid_documents_pass(self):
+        self.assert_verdict(True, {'name': 'VCPU', 'amounts': {'VCPU': 1},
+                                   'id': '%s' % uuid.uuid4()})
+        # jsonschema's latest draft: 2.0 is an integer.
+        self.assert_verdict(True, {'amounts': {'DISK_GB': 2.0}})
+
+    def test_dollar_is_the_end_of_the_string(self):
+        self.assert_verdict(False, {'name': 'VCPU\n'})
+        self.assert_verdict(False, {'amounts': {'VCPU\n': 1}})
+
+    def test_formats_are_the_checkers(self):
+        self.assert_verdict(False, {'id': 'not-a-uuid'})
+        self.assert_verdict(True, {'id': uuid.uuid4().hex})
+
+    def test_invalid_documents_get_jsonschemas_words(self):
+        error = util._validation_error('JSON does not validate: ',
+                                       self.SCHEMA, {'amounts': {'VCPU': 0}},
+                                       util.BODY_FORMAT_CHECKER)
+        self.assertIn('0 is less than the minimum of 1', str(error))
+        self.assert_verdict(False, {'amounts': {'VCPU': True}})
+
+    def test_a_disagreement_is_an_error_when_cross_checking(self):
+        passing = self.useFixture(fixtures.MockPatch(
+            'placement.util._passes_fast', return_value=True)).mock
+        util.CROSS_CHECK_VALIDATION = True
+        self.assertRaises(AssertionError, util._validation_error, '',
+                          self.SCHEMA, {'name': 'lower'},
+                          util.BODY_FORMAT_CHECKER)
+        passing.assert_called()
