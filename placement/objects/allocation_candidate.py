@@ -431,7 +431,7 @@ def _whole_answer_reads(ctx, request):
     return HOLDING_TREES
 
 
-def _holding_roots(ctx, store, request, share_roots):
+def _holding_roots(ctx, store, request, share_roots, share_traits):
     """Load the trees that hold what every anchor tree of a candidate
     must hold, with the pending ones; their roots, or None (nothing
     loaded) when nothing is known to be: a provider with one of the
@@ -440,15 +440,16 @@ def _holding_roots(ctx, store, request, share_roots):
     tree or sharing providers: terms a sharing provider meets are left
     out), the traits of ``root_required`` on the root, and, for a lone
     unsuffixed group, a member of each ``member_of`` term (membership of
-    a provider's root counts for it: the root is in the tree too)."""
+    a provider's root counts for it: the root is in the tree too).
+    ``share_traits``: preflight's traits of the sharing providers by
+    root."""
     groups = request.groups
     trait_sets = [term for g in groups for term in g.required]
     if trait_sets and share_roots:
-        # Which terms the sharing providers meet: their trees first.
-        store.load(ctx, ())
+        # Which terms the sharing providers (of the trees with room)
+        # meet; their trees load with the holding ones.
         shared = frozenset().union(*[
-            p.traits for root in share_roots for p in store.trees[root]
-            if p.sharing and p.aggs])
+            share_traits.get(root, ()) for root in share_roots])
         trait_sets = [term for term in trait_sets if not term & shared]
     agg_sets = []
     if len(groups) == 1 and not groups[0].granular:
@@ -524,8 +525,10 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
         share_aggs = None
     else:
         roots = None
-        (nested, sharing_tid, available, share_roots,
-         share_aggs) = research.preflight(ctx, min_amounts)
+        (nested, sharing_tid, available, share_roots, share_aggs,
+         share_traits) = research.preflight(
+             ctx, min_amounts, sharing_traits=reads == HOLDING_TREES and any(
+                 g.required for g in request.groups))
         store = research.Trees(sharing_tid)
         # The sharing providers' trees come with the first load.
         store.also_load(share_roots)
@@ -541,7 +544,8 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
 
     anchor = _Anchors(trees, share_roots, by_id)
     if roots is None and reads == HOLDING_TREES:
-        roots = _holding_roots(ctx, store, request, share_roots)
+        roots = _holding_roots(ctx, store, request, share_roots,
+                               share_traits)
     if roots is not None:
         anchors = map(anchor, roots)
     elif stop is None:

@@ -184,14 +184,16 @@ def _flag(condition):
     return 'CASE WHEN %s THEN 1 ELSE 0 END' % condition
 
 
-def preflight(ctx, min_amounts):
+def preflight(ctx, min_amounts, sharing_traits=False):
     """One round trip for the request-wide facts: (nested: does any
     provider have a parent, sharing trait id or None, available: does
     some provider have room for each requested (rc, amount), sharing
     roots: the roots (id order) of the trees holding a sharing provider
     that has an aggregate and room for one of the requested classes,
     sharing aggregates: {rc: the aggregates of the sharing providers
-    with room for it} for every requested class)."""
+    with room for it} for every requested class, and with
+    ``sharing_traits`` {root id: trait ids of the sharing providers with
+    an aggregate in that tree}, else None)."""
     sharing_tid = "(SELECT id FROM traits WHERE name = '%s')" % SHARING_TRAIT
     columns = [
         _flag('EXISTS (SELECT 1 FROM resource_providers '
@@ -227,18 +229,35 @@ def preflight(ctx, min_amounts):
                 _USED, ' '.join('WHEN %d THEN %d' % (int(rc), int(amount))
                                 for rc, amount in sorted(min_amounts.items())),
                 _ratio()))
+    if sharing_traits:
+        # Rows (2, trait, root) of the providers with the sharing trait
+        # and an aggregate.
+        sql += (
+            ' UNION ALL SELECT DISTINCT 2, t.trait_id, p.root_provider_id%s '
+            'FROM resource_provider_traits st '
+            'JOIN resource_providers p ON p.id = st.resource_provider_id '
+            'JOIN resource_provider_traits t '
+            'ON t.resource_provider_id = st.resource_provider_id '
+            'WHERE st.trait_id = %s AND EXISTS (SELECT 1 FROM '
+            'resource_provider_aggregates sg '
+            'WHERE sg.resource_provider_id = st.resource_provider_id)' % (
+                ', 0' * (len(columns) - 2), sharing_tid))
     facts = None
     sharing_roots = set()
     share_aggs = {rc: set() for rc in min_amounts}
+    share_traits = {} if sharing_traits else None
     for row in _raw_rows(ctx, sql):
         if row[0] == 0:
             facts = row
-        else:
+        elif row[0] == 1:
             share_aggs[row[1]].add(row[2])
             sharing_roots.add(row[3])
+        else:
+            share_traits.setdefault(row[2], set()).add(row[1])
     return (bool(facts[1]), facts[2], all(facts[3:]),
             sorted(sharing_roots),
-            {rc: frozenset(aggs) for rc, aggs in share_aggs.items()})
+            {rc: frozenset(aggs) for rc, aggs in share_aggs.items()},
+            share_traits)
 
 
 def narrowest(ctx, agg_sets, trait_sets):

@@ -73,6 +73,9 @@ class _Candidates(object):
         'resources=VCPU:1&member_of={x}',
         'resources=VCPU:1&required=HW_NUMA_ROOT',
         'resources=DISK_GB:10&required=!MISC_SHARES_VIA_AGGREGATE',
+        # A term only the sharing provider meets: no tree of a compute
+        # node holds it.
+        'resources=VCPU:1,DISK_GB:10&required=MISC_SHARES_VIA_AGGREGATE',
         'resources_C=VCPU:1&resources_A=FPGA:1&group_policy=none'
         '&same_subtree=_C,_A',
         'resources=VCPU:1&resources1=SRIOV_NET_VF:1&group_policy=isolate',
@@ -222,6 +225,10 @@ class _AllocationCandidates(_Candidates):
                                                     reads))
         self.assertEqual(expected, self.answers(self.WHOLE_QUERIES))
         self.assertEqual(5, len(expected[0]['allocation_requests']))
+        self.assertEqual(
+            [(('cn1', 'VCPU', 1), ('ss', 'DISK_GB', 10)),
+             (('cn2', 'VCPU', 1), ('ss', 'DISK_GB', 10))],
+            sorted(self.candidates(expected[4])))
 
     def test_reading_the_trees_holding_aggregate_members_gives_the_same(self):
         self.numa_setup()
