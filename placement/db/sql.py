@@ -6,7 +6,10 @@ keys into ``DBDeadlock`` / ``DBDuplicateEntry``. Statements are written
 with ``%s`` placeholders (psycopg2 and PyMySQL); SQLite gets ``?``.
 """
 
+import contextlib
+
 from oslo_utils import timeutils
+import sqlalchemy as sa
 
 _SQLITE = {}
 
@@ -29,6 +32,52 @@ def execute(conn, sql, params=()):
             text = _SQLITE[sql] = sql.replace('%s', '?')
         sql = text
     return conn.exec_driver_sql(sql, tuple(params))
+
+
+def _psycopg2(dbapi_connection):
+    return type(dbapi_connection).__module__.startswith('psycopg2')
+
+
+@contextlib.contextmanager
+def before_transaction(conn):
+    """Run the statements inside as autocommit reads when nothing of the
+    transaction has reached the server yet, on PostgreSQL: psycopg2
+    would send a BEGIN before them and a ROLLBACK (or COMMIT) at the
+    end, two round trips, for reads that see exactly what they would in
+    the transaction (READ COMMITTED: each statement reads the latest
+    commits). The transaction proper begins with the next statement.
+    Elsewhere, or once the transaction has begun, a no-op."""
+    dbapi = conn.connection.dbapi_connection
+    if not (conn.dialect.name == 'postgresql' and _psycopg2(dbapi) and
+            not dbapi.autocommit and
+            dbapi.info.transaction_status == _PG_IDLE):
+        yield
+        return
+    info = conn.connection.info
+    info[_AUTOCOMMIT] = True
+    dbapi.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi.closed:
+            dbapi.autocommit = False
+        info.pop(_AUTOCOMMIT, None)
+
+
+# libpq's PQTRANS_IDLE: connected, no transaction begun.
+_PG_IDLE = 0
+# In a pooled connection's info while before_transaction has it in
+# autocommit.
+_AUTOCOMMIT = 'placement_autocommit'
+
+
+@sa.event.listens_for(sa.pool.Pool, 'checkin')
+def _never_pooled_in_autocommit(dbapi_connection, record):
+    """A connection before_transaction put in autocommit goes back to the
+    pool in transactions again, whatever happened."""
+    if record.info.pop(_AUTOCOMMIT, False) and (
+            dbapi_connection is not None and not dbapi_connection.closed):
+        dbapi_connection.autocommit = False
 
 
 def read_committed(conn):

@@ -317,6 +317,39 @@ class _ClaimLockTests(_Base):
         self.assertEqual([1], calls)
         self.assertEqual(2, self.rp_generation())
 
+    def _autocommit_by_statement(self, func, *args):
+        seen = []
+
+        def record(conn, cursor, statement, *_args):
+            dbapi = conn.connection.dbapi_connection
+            seen.append((statement.split()[0].upper(),
+                         getattr(dbapi, 'autocommit', False) is True))
+
+        engine = db_api.get_engine()
+        sa.event.listen(engine, 'before_cursor_execute', record)
+        try:
+            func(*args)
+        finally:
+            sa.event.remove(engine, 'before_cursor_execute', record)
+        return [(verb, auto) for verb, auto in seen if verb != 'BEGIN']
+
+    def test_only_the_generation_read_is_outside_the_transaction(self):
+        consumer = str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [self.request(consumer, 1, None)])
+        pg = self.db.engine.dialect.name == 'postgresql'
+        refused = self._autocommit_by_statement(
+            self.assertRaises, alloc_obj.ConsumerGenerationConflict,
+            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 0)])
+        self.assertEqual(('SELECT', pg), refused[-1])
+        won = self._autocommit_by_statement(
+            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 1)])
+        first_select = [verb for verb, _ in won].index('SELECT')
+        self.assertEqual(('SELECT', pg), won[first_select])
+        # Every statement that locks or writes is in the transaction.
+        self.assertEqual([False] * (len(won) - first_select - 1),
+                         [auto for _, auto in won[first_select + 1:]])
+        self.assertEqual({consumer: 2}, self.consumers())
+
 
 class _LostGenerationTests(_Base):
     """A lost consumer generation is refused before anything is locked
