@@ -73,7 +73,8 @@ placement_db_opts = [
     cfg.BoolOpt('prepared_statements',
                 default=True,
                 help='PostgreSQL only: run the allocation candidate '
-                     'queries that recur as prepared statements, so that '
+                     'queries that recur, and the read of a consumer\'s '
+                     'allocations, as prepared statements, so that '
                      'each is planned once per connection. Turn off '
                      'behind a pooler that hands one session\'s '
                      'statements to several server connections (such as '

@@ -531,9 +531,9 @@ def delete_for_consumer(ctx, uuid):
 
 # The consumer's project, user and type (and each class name) by scalar
 # subquery rather than by join: one row each either way, but PostgreSQL
-# plans a seven-table join for longer (~0.4 ms) than it runs it. Built
-# once; typed so that SQLite's text timestamps come back as datetimes.
-_CONSUMER_ALLOCATIONS = sa.text(
+# plans a seven-table join for longer (~0.4 ms) than it runs it (and
+# plans this one once per connection: sql.execute_prepared).
+_CONSUMER_ALLOCATIONS_SQL = (
     'SELECT a.resource_class_id, a.used, a.created_at, a.updated_at, '
     'p.uuid AS rp_uuid, p.generation AS rp_generation, c.generation, '
     '(SELECT external_id FROM projects WHERE id = c.project_id) '
@@ -546,8 +546,11 @@ _CONSUMER_ALLOCATIONS = sa.text(
     'FROM allocations a '
     'JOIN resource_providers p ON p.id = a.resource_provider_id '
     'LEFT JOIN consumers c ON c.uuid = a.consumer_id '
-    'WHERE a.consumer_id = :uuid ORDER BY a.id'
-).columns(created_at=sa.DateTime, updated_at=sa.DateTime)
+    'WHERE a.consumer_id = %s ORDER BY a.id')
+# Typed, so that SQLite's text timestamps come back as datetimes.
+_CONSUMER_ALLOCATIONS = sa.text(
+    _CONSUMER_ALLOCATIONS_SQL.replace('%s', ':uuid')).columns(
+        created_at=sa.DateTime, updated_at=sa.DateTime)
 
 
 @db_api.context_manager.reader
@@ -558,9 +561,15 @@ def get_for_consumer(ctx, uuid):
     the allocations and the consumer generation come from one snapshot
     (a client merging them must never pair old allocations with a newer
     generation)."""
-    with sql.before_transaction(sql.connection(ctx)):
-        rows = ctx.session.execute(_CONSUMER_ALLOCATIONS,
-                                   {'uuid': uuid}).all()
+    conn = sql.connection(ctx)
+    with sql.before_transaction(conn):
+        if conn.dialect.name == 'sqlite':
+            rows = ctx.session.execute(_CONSUMER_ALLOCATIONS,
+                                       {'uuid': uuid}).all()
+        else:
+            rows = sql.execute_prepared(
+                ctx, conn, 'placement_consumer_allocations',
+                _CONSUMER_ALLOCATIONS_SQL, (uuid,)).all()
     # Class names read in the same statement (standard classes have rows
     # too), so a consumer of custom classes costs no second query.
     names = {r.resource_class_id: r.rc_name for r in rows

@@ -87,4 +87,64 @@ class _BeforeTransaction(object):
         self.assertIsNot(True, getattr(dbapi, 'autocommit', False))
 
 
+class _ExecutePrepared(object):
+
+    def test_prepared_once_per_connection_and_rows_keep_their_names(self):
+        rp_uuid, rp_id = self.db.insert_provider()
+        seen = []
+
+        def record(conn, cursor, statement, *_args):
+            seen.append(statement.split()[0].upper())
+
+        engine = db_api.get_engine()
+        sa.event.listen(engine, 'before_cursor_execute', record)
+        self.addCleanup(sa.event.remove, engine, 'before_cursor_execute',
+                        record)
+
+        @db_api.context_manager.reader
+        def read(ctx, uuid):
+            return sql.execute_prepared(
+                ctx, sql.connection(ctx), 'placement_test_provider',
+                'SELECT id, generation FROM resource_providers '
+                'WHERE uuid = %s AND generation >= %s', (uuid, 0)).all()
+
+        for _ in range(3):
+            rows = read(self.ctx, rp_uuid)
+            self.assertEqual([(rp_id, 0)], [(r.id, r.generation)
+                                            for r in rows])
+        self.assertEqual([], read(self.ctx, str(uuid.uuid4())))
+        seen = [verb for verb in seen if verb != 'BEGIN']
+        if self.backend == 'postgresql':
+            # (The pool may hand out another connection, which prepares
+            # it once too.)
+            self.assertIn(seen.count('PREPARE'), (1, 2))
+            self.assertEqual(4, seen.count('EXECUTE'))
+        else:
+            self.assertEqual(['SELECT'] * 4, seen)
+
+    def test_not_prepared_when_turned_off(self):
+        self.conf.set_override('prepared_statements', False,
+                               group='placement_database')
+        seen = []
+
+        def record(conn, cursor, statement, *_args):
+            seen.append(statement.split()[0].upper())
+
+        engine = db_api.get_engine()
+        sa.event.listen(engine, 'before_cursor_execute', record)
+        self.addCleanup(sa.event.remove, engine, 'before_cursor_execute',
+                        record)
+
+        @db_api.context_manager.reader
+        def read(ctx):
+            return sql.execute_prepared(
+                ctx, sql.connection(ctx), 'placement_test_off',
+                'SELECT COUNT(*) FROM resource_providers WHERE id > %s',
+                (0,)).scalar()
+
+        self.assertEqual(0, read(self.ctx))
+        self.assertEqual(['SELECT'], [v for v in seen if v != 'BEGIN'])
+
+
 fixtures.for_each_backend(globals(), _BeforeTransaction)
+fixtures.for_each_backend(globals(), _ExecutePrepared)
