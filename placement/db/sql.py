@@ -145,11 +145,30 @@ def insert_ignore(conn, table, columns, rows):
     """INSERT ``rows`` (tuples of ``columns`` values; ``created_at`` is
     added) into ``table`` in one statement, skipping rows that collide
     with a unique key (race-free, unlike read-then-insert)."""
-    if not rows:
-        return
+    insert_ignore_each(conn, [(table, columns, rows)])
+
+
+def insert_ignore_each(conn, inserts):
+    """``insert_ignore`` for each (table, columns, rows) of ``inserts``:
+    one statement on PostgreSQL (the others as data-modifying WITH
+    queries, which run to completion whether or not anything reads
+    them), one per table elsewhere."""
     prefix, suffix = _IGNORE[conn.dialect.name]
     created = now(conn)
-    one = '(' + marks(len(columns) + 1) + ')'
-    execute(conn, prefix + table + ' (' + ', '.join(columns) +
-            ', created_at) VALUES ' + ', '.join([one] * len(rows)) + suffix,
-            [v for row in rows for v in tuple(row) + (created,)])
+    statements, params = [], []
+    for table, columns, rows in inserts:
+        if not rows:
+            continue
+        one = '(' + marks(len(columns) + 1) + ')'
+        statements.append(
+            prefix + table + ' (' + ', '.join(columns) + ', created_at) '
+            'VALUES ' + ', '.join([one] * len(rows)) + suffix)
+        params.append([v for row in rows for v in tuple(row) + (created,)])
+    if conn.dialect.name == 'postgresql' and len(statements) > 1:
+        statements = ['WITH ' + ', '.join(
+            'i%d AS (%s)' % (n, statement)
+            for n, statement in enumerate(statements[:-1])) + ' ' +
+            statements[-1]]
+        params = [[v for group in params for v in group]]
+    for statement, values in zip(statements, params):
+        execute(conn, statement, values)

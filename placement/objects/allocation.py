@@ -361,11 +361,12 @@ def write_allocations(ctx, requests, known_generations=None):
     generation (409), unknown provider (400), unknown class (400),
     inventory/capacity (409); races raise ConsumerRace / ProviderRace.
 
-    Statements for a new consumer: lock the providers, insert-or-ignore
-    project and user, read ids and consumers (one UNION), read providers
-    + inventory + usage (one), insert the consumer, CAS the provider,
-    insert the allocations. A write with a generation reads it first
-    (see _refuse_lost_generations).
+    Statements for a new consumer: insert-or-ignore project and user
+    (one statement on PostgreSQL), lock the providers, read ids and
+    consumers (one UNION), read providers + inventory + usage (one),
+    insert the consumer, CAS the provider, insert the allocations. A
+    write with a generation reads it first (see
+    _refuse_lost_generations).
 
     ``known_generations`` ({rp id: generation}) overrides what is read
     for providers the caller already checked or wrote in this transaction
@@ -375,10 +376,12 @@ def write_allocations(ctx, requests, known_generations=None):
     conn = sql.connection(ctx)
     if ctx.session.info.get(_READS_LATEST):
         _refuse_lost_generations(ctx, requests)
-    rp_uuids = _ordered(u for r in requests for u in r.allocations)
-    _lock_providers(conn, rp_uuids)
+    # Before the provider locks: claims on one provider queue for its
+    # row, so what can be done before is not done while holding it.
     consumer_obj.touch_projects_and_users(
         ctx, [r.project_id for r in requests], [r.user_id for r in requests])
+    rp_uuids = _ordered(u for r in requests for u in r.allocations)
+    _lock_providers(conn, rp_uuids)
     uuids = [r.uuid for r in requests]
     found = consumer_obj.lookup(
         ctx, [r.project_id for r in requests], [r.user_id for r in requests],

@@ -83,11 +83,11 @@ def touch_projects_and_users(ctx, projects, users):
     ROW EXCLUSIVE lock the fix's SHARE lock waits for), and on MySQL a row
     another transaction committed while our insert waited is then in our
     snapshot, which begins at the first read."""
-    conn = sql.connection(ctx)
-    for table, names in (('projects', projects), ('users', users)):
-        names = sorted(set(n for n in names if n is not None))
-        sql.insert_ignore(conn, table, ('external_id',),
-                          [(name,) for name in names])
+    sql.insert_ignore_each(sql.connection(ctx), [
+        (table, ('external_id',),
+         [(name,) for name in sorted(set(n for n in names
+                                         if n is not None))])
+        for table, names in (('projects', projects), ('users', users))])
 
 
 def ensure_references(ctx, found, projects, users, types):

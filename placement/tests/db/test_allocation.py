@@ -234,17 +234,36 @@ class _ClaimStatementTests(_Base):
             str(uuid.uuid4()), 1, None)])  # project and user exist now
         seen = self._statements(alloc_obj.replace_all, self.ctx, [
             self.request(str(uuid.uuid4()), 1, None)])
-        # (lock providers), insert-or-ignore project and user, ids +
-        # consumers, providers + inventory + usage, insert consumer,
-        # provider CAS, insert allocations.
-        expected = ['INSERT', 'INSERT', 'SELECT', 'SELECT', 'INSERT',
-                    'UPDATE', 'INSERT']
-        if self.db.engine.dialect.name != 'sqlite':
-            expected.insert(0, 'SELECT')
-        if self.db.engine.dialect.name == 'mysql':
-            # READ COMMITTED for this transaction (allocation._read_latest).
-            expected.insert(0, 'SET')
+        # Insert-or-ignore project and user (one statement on
+        # PostgreSQL), (lock providers), ids + consumers, providers +
+        # inventory + usage, insert consumer, provider CAS, insert
+        # allocations.
+        name = self.db.engine.dialect.name
+        expected = {'postgresql': ['WITH'],
+                    'mysql': ['SET', 'INSERT', 'INSERT'],
+                    'sqlite': ['INSERT', 'INSERT']}[name]
+        if name != 'sqlite':
+            expected.append('SELECT')
+        expected += ['SELECT', 'SELECT', 'INSERT', 'UPDATE', 'INSERT']
         self.assertEqual(expected, seen)
+
+    def test_new_project_and_user_are_recorded(self):
+        consumer = str(uuid.uuid4())
+        project, user = str(uuid.uuid4()), str(uuid.uuid4())
+        alloc_obj.replace_all(self.ctx, [alloc_obj.ConsumerRequest(
+            consumer, project, user, {self.rp_uuid: {'VCPU': 1}},
+            generation=None)])
+        with self.db.engine.connect() as conn:
+            self.assertEqual(
+                (project, user), conn.execute(
+                    sa.select(models.PROJECT.c.external_id,
+                              models.USER.c.external_id)
+                    .select_from(models.CONSUMER.join(
+                        models.PROJECT,
+                        models.PROJECT.c.id == models.CONSUMER.c.project_id)
+                        .join(models.USER,
+                              models.USER.c.id == models.CONSUMER.c.user_id))
+                    .where(models.CONSUMER.c.uuid == consumer)).one())
 
     def test_stale_generation_stops_after_the_first_read(self):
         consumer = str(uuid.uuid4())
