@@ -15,6 +15,7 @@ servers are required). The test database is created through the first
 node; ``galera_node_url`` points the same database at another node.
 """
 
+import contextlib
 import os
 import uuid
 
@@ -239,6 +240,31 @@ class DBTestCase(testtools.TestCase):
         self.ctx = context.RequestContext(
             user_id='admin', project_id='admin', roles=['admin'],
             config=self.conf)
+
+
+@contextlib.contextmanager
+def recorded_statements(with_autocommit=False):
+    """The list of the first word of each statement run inside (the
+    explicit BEGIN of SQLite's fixture left out); ``with_autocommit``:
+    (word, whether the DBAPI connection was in autocommit)."""
+    seen = []
+
+    def record(conn, cursor, statement, *_args):
+        verb = statement.split()[0].upper()
+        if verb == 'BEGIN':
+            return
+        if with_autocommit:
+            dbapi = conn.connection.dbapi_connection
+            # (PyMySQL's autocommit is a method.)
+            verb = (verb, getattr(dbapi, 'autocommit', False) is True)
+        seen.append(verb)
+
+    engine = db_api.get_engine()
+    sa.event.listen(engine, 'before_cursor_execute', record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, 'before_cursor_execute', record)
 
 
 def for_each_backend(namespace, base_class, backends=BACKENDS):

@@ -10,7 +10,6 @@ import uuid
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
-from placement.db import api as db_api
 from placement.db import models
 from placement import exception
 from placement.objects import allocation as alloc_obj
@@ -213,20 +212,9 @@ class _BackendClaimTests(_Base):
 class _ClaimStatementTests(_Base):
     """A claim is a handful of statements: count them."""
 
-    def _statements(self, func, *args):
-        seen = []
-
-        def record(conn, cursor, statement, *_args):
-            verb = statement.split()[0].upper()
-            if verb != 'BEGIN':  # SQLite's explicit BEGIN (test fixture)
-                seen.append(verb)
-
-        engine = db_api.get_engine()
-        sa.event.listen(engine, 'before_cursor_execute', record)
-        try:
+    def _statements(self, func, *args, with_autocommit=False):
+        with fixtures.recorded_statements(with_autocommit) as seen:
             func(*args)
-        finally:
-            sa.event.remove(engine, 'before_cursor_execute', record)
         return seen
 
     def test_new_consumer_claim(self):
@@ -336,32 +324,18 @@ class _ClaimLockTests(_Base):
         self.assertEqual([1], calls)
         self.assertEqual(2, self.rp_generation())
 
-    def _autocommit_by_statement(self, func, *args):
-        seen = []
-
-        def record(conn, cursor, statement, *_args):
-            dbapi = conn.connection.dbapi_connection
-            seen.append((statement.split()[0].upper(),
-                         getattr(dbapi, 'autocommit', False) is True))
-
-        engine = db_api.get_engine()
-        sa.event.listen(engine, 'before_cursor_execute', record)
-        try:
-            func(*args)
-        finally:
-            sa.event.remove(engine, 'before_cursor_execute', record)
-        return [(verb, auto) for verb, auto in seen if verb != 'BEGIN']
-
     def test_only_the_generation_read_is_outside_the_transaction(self):
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 1, None)])
         pg = self.db.engine.dialect.name == 'postgresql'
-        refused = self._autocommit_by_statement(
+        refused = self._statements(
             self.assertRaises, alloc_obj.ConsumerGenerationConflict,
-            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 0)])
+            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 0)],
+            with_autocommit=True)
         self.assertEqual(('SELECT', pg), refused[-1])
-        won = self._autocommit_by_statement(
-            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 1)])
+        won = self._statements(
+            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 1)],
+            with_autocommit=True)
         first_select = [verb for verb, _ in won].index('SELECT')
         self.assertEqual(('SELECT', pg), won[first_select])
         # Every statement that locks or writes is in the transaction.

@@ -2,6 +2,7 @@
 proper save PostgreSQL's BEGIN and ROLLBACK, and never leave a write
 outside a transaction."""
 
+import contextlib
 import uuid
 
 from oslo_db import exception as db_exc
@@ -89,17 +90,15 @@ class _BeforeTransaction(object):
 
 class _ExecutePrepared(object):
 
+    def recorded(self):
+        """The statements of the rest of the test."""
+        stack = contextlib.ExitStack()
+        self.addCleanup(stack.close)
+        return stack.enter_context(fixtures.recorded_statements())
+
     def test_prepared_once_per_connection_and_rows_keep_their_names(self):
         rp_uuid, rp_id = self.db.insert_provider()
-        seen = []
-
-        def record(conn, cursor, statement, *_args):
-            seen.append(statement.split()[0].upper())
-
-        engine = db_api.get_engine()
-        sa.event.listen(engine, 'before_cursor_execute', record)
-        self.addCleanup(sa.event.remove, engine, 'before_cursor_execute',
-                        record)
+        seen = self.recorded()
 
         @db_api.context_manager.reader
         def read(ctx, uuid):
@@ -113,7 +112,6 @@ class _ExecutePrepared(object):
             self.assertEqual([(rp_id, 0)], [(r.id, r.generation)
                                             for r in rows])
         self.assertEqual([], read(self.ctx, str(uuid.uuid4())))
-        seen = [verb for verb in seen if verb != 'BEGIN']
         if self.backend == 'postgresql':
             # (The pool may hand out another connection, which prepares
             # it once too.)
@@ -125,15 +123,7 @@ class _ExecutePrepared(object):
     def test_not_prepared_when_turned_off(self):
         self.conf.set_override('prepared_statements', False,
                                group='placement_database')
-        seen = []
-
-        def record(conn, cursor, statement, *_args):
-            seen.append(statement.split()[0].upper())
-
-        engine = db_api.get_engine()
-        sa.event.listen(engine, 'before_cursor_execute', record)
-        self.addCleanup(sa.event.remove, engine, 'before_cursor_execute',
-                        record)
+        seen = self.recorded()
 
         @db_api.context_manager.reader
         def read(ctx):
@@ -143,7 +133,7 @@ class _ExecutePrepared(object):
                 (0,)).scalar()
 
         self.assertEqual(0, read(self.ctx))
-        self.assertEqual(['SELECT'], [v for v in seen if v != 'BEGIN'])
+        self.assertEqual(['SELECT'], seen)
 
 
 fixtures.for_each_backend(globals(), _BeforeTransaction)
