@@ -212,8 +212,8 @@ class _BackendClaimTests(_Base):
 class _ClaimStatementTests(_Base):
     """A claim is a handful of statements: count them."""
 
-    def _statements(self, func, *args, with_autocommit=False):
-        with fixtures.recorded_statements(with_autocommit) as seen:
+    def _statements(self, func, *args):
+        with fixtures.recorded_statements() as seen:
             func(*args)
         return seen
 
@@ -328,14 +328,13 @@ class _ClaimLockTests(_Base):
         consumer = str(uuid.uuid4())
         alloc_obj.replace_all(self.ctx, [self.request(consumer, 1, None)])
         pg = self.db.engine.dialect.name == 'postgresql'
-        refused = self._statements(
-            self.assertRaises, alloc_obj.ConsumerGenerationConflict,
-            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 0)],
-            with_autocommit=True)
+        with fixtures.recorded_statements(with_autocommit=True) as refused:
+            self.assertRaises(
+                alloc_obj.ConsumerGenerationConflict, alloc_obj.replace_all,
+                self.ctx, [self.request(consumer, 2, 0)])
         self.assertEqual(('SELECT', pg), refused[-1])
-        won = self._statements(
-            alloc_obj.replace_all, self.ctx, [self.request(consumer, 2, 1)],
-            with_autocommit=True)
+        with fixtures.recorded_statements(with_autocommit=True) as won:
+            alloc_obj.replace_all(self.ctx, [self.request(consumer, 2, 1)])
         first_select = [verb for verb, _ in won].index('SELECT')
         self.assertEqual(('SELECT', pg), won[first_select])
         # Every statement that locks or writes is in the transaction.
