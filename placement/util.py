@@ -141,16 +141,25 @@ def _strict_validator_class(validator_cls):
 _VALIDATORS = {}
 
 
-def _validator(schema, format_checker):
+def _built_once(cache, schema, format_checker, build):
+    """``build(schema, format_checker)``, kept in ``cache`` per schema
+    object and checker."""
     key = (id(schema), id(format_checker))
-    cached = _VALIDATORS.get(key)
+    cached = cache.get(key)
     if cached is None or cached[0] is not schema:
-        validator_cls = _strict_validator_class(
-            jsonschema.validators.validator_for(schema))
-        cached = (schema, validator_cls(schema,
-                                        format_checker=format_checker))
-        _VALIDATORS[key] = cached
+        cached = cache[key] = (schema, build(schema, format_checker))
     return cached[1]
+
+
+def _build_validator(schema, format_checker):
+    validator_cls = _strict_validator_class(
+        jsonschema.validators.validator_for(schema))
+    return validator_cls(schema, format_checker=format_checker)
+
+
+def _validator(schema, format_checker):
+    return _built_once(_VALIDATORS, schema, format_checker,
+                       _build_validator)
 
 
 def _strict_schema(schema):
@@ -187,21 +196,16 @@ _FAST_VALIDATORS = {}
 CROSS_CHECK_VALIDATION = False
 
 
-def _fast_validator(schema, format_checker):
-    key = (id(schema), id(format_checker))
-    cached = _FAST_VALIDATORS.get(key)
-    if cached is None or cached[0] is not schema:
-        formats = {name: func for name, (func, _raises)
-                   in format_checker.checkers.items()}
-        cached = (schema, fastjsonschema.compile(
-            _strict_schema(schema), formats=formats))
-        _FAST_VALIDATORS[key] = cached
-    return cached[1]
+def _build_fast_validator(schema, format_checker):
+    return fastjsonschema.compile(_strict_schema(schema), formats={
+        name: func for name, (func, _raises)
+        in format_checker.checkers.items()})
 
 
 def _passes_fast(schema, data, format_checker):
     try:
-        _fast_validator(schema, format_checker)(data)
+        _built_once(_FAST_VALIDATORS, schema, format_checker,
+                    _build_fast_validator)(data)
     except Exception:
         # Invalid, or a document the compiled code cannot judge:
         # jsonschema decides.
@@ -210,14 +214,14 @@ def _passes_fast(schema, data, format_checker):
 
 
 def _validation_error(prefix, schema, data, format_checker):
-    if _passes_fast(schema, data, format_checker):
-        if not CROSS_CHECK_VALIDATION:
-            return None
+    passed = _passes_fast(schema, data, format_checker)
+    if passed and not CROSS_CHECK_VALIDATION:
+        return None
     validator = _validator(schema, format_checker)
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:
         return None
-    if CROSS_CHECK_VALIDATION and _passes_fast(schema, data, format_checker):
+    if passed:
         raise AssertionError('fastjsonschema passed what jsonschema '
                              'refuses: %s' % error)
     return errors.bad_request('%s%s' % (prefix, error))

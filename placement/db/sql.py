@@ -60,6 +60,13 @@ def execute_prepared(ctx, conn, name, sql, params=()):
                    params)
 
 
+# libpq's PQTRANS_IDLE: connected, no transaction begun.
+_PG_IDLE = 0
+# In a pooled connection's info while before_transaction has it in
+# autocommit.
+_AUTOCOMMIT = 'placement_autocommit'
+
+
 def _psycopg2(dbapi_connection):
     return type(dbapi_connection).__module__.startswith('psycopg2')
 
@@ -88,13 +95,6 @@ def before_transaction(conn):
         if not dbapi.closed:
             dbapi.autocommit = False
         info.pop(_AUTOCOMMIT, None)
-
-
-# libpq's PQTRANS_IDLE: connected, no transaction begun.
-_PG_IDLE = 0
-# In a pooled connection's info while before_transaction has it in
-# autocommit.
-_AUTOCOMMIT = 'placement_autocommit'
 
 
 @sa.event.listens_for(sa.pool.Pool, 'checkin')
