@@ -77,11 +77,12 @@ def set_aggregates(req):
             # Stored as sent, but spellings too long for the column
             # canonical.
             uuids = list(dict.fromkeys(util.storable_uuid(u) for u in uuids))
-            ids = agg_obj.existing_ids(ctx, uuids)
+            ids, current = agg_obj.existing_and_held(ctx, rp.id, uuids)
             missing = [u for u in uuids if u not in ids]
             if not missing:
                 generation = agg_obj.replace_for_provider(
-                    ctx, rp.id, generation, [ids[u] for u in uuids])
+                    ctx, rp.id, generation, [ids[u] for u in uuids],
+                    current=current)
         if not missing:
             return _response(req, uuids, generation)
         try:

@@ -173,7 +173,7 @@ def update_traits_for_resource_provider(req):
         rp = write.provider
         util.check_if_match(req, _provider_traits_view, ctx, rp)
         # Read with the provider; checked after the generation.
-        rows = trait_obj.get_all(ctx, names=body['traits'])
+        rows, current = trait_obj.named_and_held(ctx, rp.id, body['traits'])
         write.expected = body['resource_provider_generation']
         if write.expected != rp.generation:
             raise _generation_conflict(ctx, rp, write.expected,
@@ -183,7 +183,8 @@ def update_traits_for_resource_provider(req):
             raise errors.bad_request('No such trait %s' %
                                      ', '.join(sorted(missing)))
         generation = trait_obj.set_for_provider(
-            ctx, rp.id, write.expected, [row.id for row in rows])
+            ctx, rp.id, write.expected, [row.id for row in rows],
+            current=current)
     # The set this request made (a later writer's set would not match
     # the generation we report).
     data, last_modified = _provider_traits(rows, generation)

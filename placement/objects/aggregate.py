@@ -41,39 +41,65 @@ def ensure(ctx, uuids):
     return _ids(conn, uuids, sql.for_update(conn, read=True))
 
 
+def _ids_sql(count):
+    return ('SELECT uuid, id FROM placement_aggregates WHERE uuid IN (' +
+            sql.marks(count) + ')')
+
+
 def _ids(conn, uuids, suffix=''):
     """{uuid: id} of the aggregates among ``uuids`` that exist."""
     wanted = sorted(uuids)
-    found = dict(sql.execute(
-        conn, 'SELECT uuid, id FROM placement_aggregates WHERE uuid IN (' +
-        sql.marks(len(wanted)) + ')' + suffix, wanted).all())
+    return _as_asked(uuids, sql.execute(
+        conn, _ids_sql(len(wanted)) + suffix, wanted).all())
+
+
+def _as_asked(uuids, found):
+    """{uuid: id} of ``uuids`` from the (uuid, id) rows ``found``."""
+    found = dict(found)
     # MySQL compares case-insensitively: a uuid may exist in other case.
     folded = {u.lower(): agg_id for u, agg_id in found.items()}
     ids = {u: found.get(u, folded.get(u.lower())) for u in uuids}
     return {u: agg_id for u, agg_id in ids.items() if agg_id is not None}
 
 
-@db_api.context_manager.reader
-def existing_ids(ctx, uuids):
-    """{uuid: id} of the aggregates among ``uuids`` that exist (in the
-    caller's transaction, if any: rows are never deleted, so what it
-    finds stays valid)."""
+def existing_and_held(ctx, rp_id, uuids):
+    """In the caller's transaction, one round trip: {uuid: id} of the
+    aggregates among ``uuids`` that exist (rows are never deleted, so
+    what it finds stays valid), and the set of the provider's aggregate
+    ids now. Read it after the provider's row lock
+    (util.provider_write), as associated_ids."""
+    conn = sql.connection(ctx)
     if not uuids:
-        return {}
-    return _ids(sql.connection(ctx), uuids)
+        return {}, rp_obj.associated_ids(ctx, RP_AGG.c.aggregate_id, rp_id)
+    wanted = sorted(uuids)
+    # The provider's rows carry no uuid.
+    rows = sql.execute(
+        conn, _ids_sql(len(wanted)) + ' UNION ALL SELECT NULL, aggregate_id '
+        'FROM resource_provider_aggregates WHERE resource_provider_id = %s',
+        wanted + [rp_id]).all()
+    return (_as_asked(uuids, [row for row in rows if row[0] is not None]),
+            set(row[1] for row in rows if row[0] is None))
 
 
 @exception.db_races_as_conflict()
 @db_api.context_manager.writer
-def replace_for_provider(ctx, rp_id, generation, agg_ids):
+def replace_for_provider(ctx, rp_id, generation, agg_ids, current=None):
     """Make the aggregates ``agg_ids`` (existing rows) the provider's;
     the generation as for set_for_provider. In the caller's writer
-    transaction, if any."""
-    new_generation = rp_obj.bump_or_lock(ctx, rp_id, generation)
-    rp_obj.replace_associations(
-        ctx, RP_AGG.c.aggregate_id, rp_id,
-        rp_obj.associated_ids(ctx, RP_AGG.c.aggregate_id, rp_id),
-        set(agg_ids))
+    transaction, if any. ``current``, when given, is the provider's set
+    of aggregate ids as the caller read it in this transaction after
+    locking the provider row (util.provider_write, existing_and_held)."""
+    if generation is not None:
+        new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
+    elif current is None:
+        new_generation = rp_obj.bump_or_lock(ctx, rp_id, None)
+    else:
+        # The caller holds the lock.
+        new_generation = None
+    if current is None:
+        current = rp_obj.associated_ids(ctx, RP_AGG.c.aggregate_id, rp_id)
+    rp_obj.replace_associations(ctx, RP_AGG.c.aggregate_id, rp_id, current,
+                                set(agg_ids))
     return new_generation
 
 

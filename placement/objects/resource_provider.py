@@ -1,6 +1,8 @@
 """Resource providers: lookup, trees, and the compare-and-set generation
 update every provider-changing write goes through."""
 
+import collections
+
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
@@ -55,18 +57,33 @@ def _provider_row(ctx, column, value):
 
 _LOCK_BY_UUID_SQL = ('UPDATE resource_providers SET updated_at = updated_at '
                      'WHERE uuid = %s')
+# The provider's own columns, as _PROVIDER_SQL names them.
+_OWN_COLUMNS = ('id, uuid, name, generation, parent_provider_id, '
+                'root_provider_id, created_at, updated_at')
 
 
 def lock_and_get(ctx, uuid):
     """In the caller's writer transaction: lock provider ``uuid`` (a no-op
     UPDATE, before any read: a row lock on MySQL and PostgreSQL, the
     database write lock on SQLite), then read its row, current on every
-    backend (MySQL's snapshot begins after the lock). For a handler's
-    lookup and write in one transaction. ResourceProviderNotFound."""
+    backend (MySQL's snapshot begins after the lock; PostgreSQL returns
+    the row version it locked). The provider's own columns only, without
+    its parent's and root's uuids. For a handler's lookup and write in
+    one transaction. ResourceProviderNotFound."""
     conn = sql.connection(ctx)
+    if conn.dialect.name == 'postgresql':
+        # One round trip: the lock returns the row.
+        row = sql.execute(conn, _LOCK_BY_UUID_SQL + ' RETURNING ' +
+                          _OWN_COLUMNS, (uuid,)).first()
+        if row is None:
+            raise exception.ResourceProviderNotFound()
+        return row
     if sql.execute(conn, _LOCK_BY_UUID_SQL, (uuid,)).rowcount != 1:
         raise exception.ResourceProviderNotFound()
-    return _provider_row(ctx, 'uuid', uuid)
+    if conn.dialect.name == 'sqlite':
+        return _provider_row(ctx, 'uuid', uuid)
+    return sql.execute(conn, 'SELECT ' + _OWN_COLUMNS + ' FROM '
+                       'resource_providers WHERE uuid = %s', (uuid,)).first()
 
 
 @db_api.context_manager.reader
@@ -296,6 +313,21 @@ def current_generation(ctx, uuid):
 # ------------------------------------------------------------------------
 # Create
 
+_INSERT_ROOT_SQL = (
+    'INSERT INTO resource_providers (id, uuid, name, generation, '
+    'parent_provider_id, root_provider_id, created_at) '
+    'SELECT drawn.id, %s, %s, 0, NULL, drawn.id, %s FROM (SELECT '
+    "nextval(pg_get_serial_sequence('resource_providers', 'id')) AS id) "
+    'drawn '
+    'RETURNING id')
+
+# A provider row as _PROVIDER_SQL reads it.
+ProviderRow = collections.namedtuple('ProviderRow', (
+    'id', 'uuid', 'name', 'generation', 'parent_provider_id',
+    'root_provider_id', 'created_at', 'updated_at', 'parent_provider_uuid',
+    'root_provider_uuid'))
+
+
 @db_api.retry_on_deadlock
 def create(ctx, uuid, name, parent_uuid=None):
     """Insert a provider (root, or child of ``parent_uuid``) and return its
@@ -325,13 +357,22 @@ def _create(ctx, uuid, name, parent_uuid):
               'VALUES (%s, %s, 0, %s, %s, %s)')
     params = (uuid, name, parent.id if parent else None,
               parent.root_provider_id if parent else None, sql.now(conn))
-    if conn.dialect.name == 'postgresql':
+    if parent is None and conn.dialect.name == 'postgresql':
+        # A root is its own root: its id is drawn first, for both columns.
+        rp_id = sql.execute(conn, _INSERT_ROOT_SQL,
+                            (uuid, name, params[-1])).scalar()
+    elif conn.dialect.name == 'postgresql':
         rp_id = sql.execute(conn, insert + ' RETURNING id', params).scalar()
     else:
         rp_id = sql.execute(conn, insert, params).lastrowid
-    if parent is None:
-        sql.execute(conn, 'UPDATE resource_providers SET root_provider_id = '
-                    'id WHERE id = %s', (rp_id,))
+        if parent is None:
+            sql.execute(conn, 'UPDATE resource_providers SET '
+                        'root_provider_id = id WHERE id = %s', (rp_id,))
+    if parent is None and conn.dialect.name != 'sqlite':
+        # Nothing to read back: the row is what was written (SQLite's
+        # driver would read its timestamp back as text).
+        return ProviderRow(rp_id, uuid, name, 0, None, rp_id, params[-1],
+                           None, None, uuid)
     # Read back in this transaction (no second one for the response).
     return _provider_row(ctx, 'id', rp_id)
 

@@ -72,6 +72,25 @@ def get_all(ctx, names=None, prefix=None, associated=None):
     return ctx.session.execute(query).all()
 
 
+def named_and_held(ctx, rp_id, names):
+    """In the caller's transaction, one round trip: the trait rows named
+    ``names`` (in creation order) and the set of the provider's trait ids
+    now. Read it after the provider's row lock (util.provider_write), as
+    associated_ids."""
+    named = sa.select(
+        models.TRAIT.c.id, models.TRAIT.c.name, models.TRAIT.c.created_at,
+        models.TRAIT.c.updated_at).where(
+            models.TRAIT.c.name.in_(sorted(set(names))))
+    # The provider's rows carry no name.
+    held = sa.select(models.RP_TRAIT.c.trait_id, sa.null(), sa.null(),
+                     sa.null()).where(
+        models.RP_TRAIT.c.resource_provider_id == rp_id)
+    rows = ctx.session.execute(sa.union_all(named, held)).all()
+    return (sorted((row for row in rows if row.name is not None),
+                   key=lambda row: row.id),
+            set(row.id for row in rows if row.name is None))
+
+
 @db_api.context_manager.reader
 def get_by_name(ctx, name):
     """The trait row; TraitNotFound when unknown."""
@@ -145,17 +164,22 @@ def get_for_provider(ctx, rp_id):
 
 @exception.db_races_as_conflict()
 @db_api.context_manager.writer
-def set_for_provider(ctx, rp_id, generation, trait_ids):
+def set_for_provider(ctx, rp_id, generation, trait_ids, current=None):
     """Make ``trait_ids`` the provider's traits, as of ``generation``.
     The generation moves only if the set changes; either way it is
     verified under the provider's row lock, taken first (before any
     read, so SQLite never has to upgrade a read lock), and a writer
     racing on the same generation gets
-    ResourceProviderConcurrentUpdateDetected. Returns the provider's
+    ResourceProviderConcurrentUpdateDetected. ``current``, when given,
+    is the provider's set of trait ids as the caller read it in this
+    transaction after taking that lock and verifying the generation
+    itself (util.provider_write, named_and_held). Returns the provider's
     generation afterwards."""
-    rp_obj.lock_provider(ctx, rp_id, generation)
+    if current is None:
+        rp_obj.lock_provider(ctx, rp_id, generation)
+        current = rp_obj.associated_ids(ctx, models.RP_TRAIT.c.trait_id,
+                                        rp_id)
     wanted = set(trait_ids)
-    current = rp_obj.associated_ids(ctx, models.RP_TRAIT.c.trait_id, rp_id)
     if current == wanted:
         return generation
     new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
