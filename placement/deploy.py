@@ -1,6 +1,7 @@
 """Assemble the WSGI application: configuration in, middleware stack out."""
 
 import os
+import sys
 import urllib.parse
 
 from oslo_config import cfg
@@ -21,6 +22,7 @@ from placement import handler
 from placement import healthcheck
 from placement import metrics
 from placement import microversion
+from placement import plainwsgi
 from placement.objects import resource_class as rc_obj
 from placement.objects import trait as trait_obj
 from placement import policy
@@ -33,25 +35,43 @@ CONFIG_FILE = 'placement.conf'
 class FaultWrapper(object):
     """Turn an unexpected exception into a logged JSON 500 (never a
     traceback to the client); an unreachable database (or cluster node)
-    into a JSON 503 instead, which the client may retry."""
+    into a JSON 503 instead, which the client may retry. Plain WSGI, as
+    the other middleware of ours: a webob layer builds a Request and a
+    Response for every request it passes."""
 
     def __init__(self, application):
         self.application = application
 
-    @webob.dec.wsgify
-    def __call__(self, req):
+    def __call__(self, environ, start_response):
+        started = []
+
+        def noting_start_response(status, headers, exc_info=None):
+            started.append(True)
+            return start_response(status, headers, exc_info)
         try:
-            return req.get_response(self.application)
+            return plainwsgi.body(self.application(environ,
+                                                   noting_start_response))
         except Exception as exc:
-            if db_api.is_unavailable(exc):
-                LOG.warning('Database unavailable handling %s %s: %s',
-                            req.method, _raw_path(req.environ), exc)
-                return errors.database_unavailable()
-            LOG.exception('Uncaught exception handling %s %s',
-                          req.method, _raw_path(req.environ))
-            return errors.http_error(
-                webob.exc.HTTPInternalServerError,
-                'An unexpected error occurred: %s' % type(exc).__name__)
+            error = self._error_for(exc, environ)
+            # A response the application began is replaced (PEP 3333).
+            exc_info = sys.exc_info() if started else None
+
+        def error_start_response(status, headers, _exc_info=None):
+            return start_response(status, headers, exc_info)
+        return error(environ, error_start_response)
+
+    @staticmethod
+    def _error_for(exc, environ):
+        method = environ.get('REQUEST_METHOD')
+        if db_api.is_unavailable(exc):
+            LOG.warning('Database unavailable handling %s %s: %s',
+                        method, _raw_path(environ), exc)
+            return errors.database_unavailable()
+        LOG.exception('Uncaught exception handling %s %s',
+                      method, _raw_path(environ))
+        return errors.http_error(
+            webob.exc.HTTPInternalServerError,
+            'An unexpected error occurred: %s' % type(exc).__name__)
 
 
 class DefaultAcceptJSON(object):
@@ -107,17 +127,25 @@ class RequestLog(object):
     def __init__(self, application):
         self.application = application
 
-    @webob.dec.wsgify
-    def __call__(self, req):
-        resp = req.get_response(self.application)
-        version = req.environ.get(errors.VERSION_ENVIRON_KEY)
+    def __call__(self, environ, start_response):
+        seen = []
+
+        def logging_start_response(status, headers, exc_info=None):
+            seen[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+        body = plainwsgi.body(self.application(environ,
+                                               logging_start_response))
+        status, headers = seen or ('- -', [])
+        length = plainwsgi.header_value(headers, 'Content-Length')
+        version = environ.get(errors.VERSION_ENVIRON_KEY)
         LOG.info('%(addr)s "%(method)s %(path)s" status: %(status)s '
                  'len: %(len)s microversion: %(version)s',
-                 {'addr': req.remote_addr, 'method': req.method,
-                  'path': _raw_path(req.environ), 'status': resp.status_int,
-                  'len': resp.content_length,
+                 {'addr': environ.get('REMOTE_ADDR'),
+                  'method': environ.get('REQUEST_METHOD'),
+                  'path': _raw_path(environ), 'status': status.split()[0],
+                  'len': int(length) if length else None,
                   'version': '%d.%d' % version if version else '-'})
-        return resp
+        return body
 
 
 def deploy(conf):

@@ -7,12 +7,15 @@ for ``(1, N)``: every gate is written as a version tuple.
 
 import microversion_parse
 import webob
-import webob.dec
+import webob.exc
 
 from placement import errors
+from placement import plainwsgi
 
 SERVICE_TYPE = 'placement'
 HEADER = 'OpenStack-API-Version'
+_HEADER_LOWER = HEADER.lower()
+_HEADER_ENVIRON_KEY = 'HTTP_OPENSTACK_API_VERSION'
 VERSIONS = ['1.%d' % minor for minor in range(0, 40)]
 MIN_VERSION = VERSIONS[0]
 MAX_VERSION = VERSIONS[-1]
@@ -101,23 +104,31 @@ class MicroversionMiddleware(object):
     def __init__(self, application):
         self.application = application
 
-    @webob.dec.wsgify
-    def __call__(self, req):
+    def __call__(self, environ, start_response):
+        # Only the one header counts (a server joins repeated ones).
+        sent = environ.get(_HEADER_ENVIRON_KEY)
         try:
             version = microversion_parse.extract_version(
-                req.headers, SERVICE_TYPE, VERSIONS)
+                {HEADER: sent} if sent is not None else {}, SERVICE_TYPE,
+                VERSIONS)
         except TypeError as exc:
             value = str(exc).split(';')[0]
-            return _error_without_code(webob.exc.HTTPBadRequest, value)
+            return _error_without_code(webob.exc.HTTPBadRequest, value)(
+                environ, start_response)
         except ValueError as exc:
             return _error_without_code(
                 webob.exc.HTTPNotAcceptable, str(exc),
-                min_version=MIN_VERSION, max_version=MAX_VERSION)
+                min_version=MIN_VERSION, max_version=MAX_VERSION)(
+                    environ, start_response)
         version = (version.major, version.minor)
-        req.environ[errors.VERSION_ENVIRON_KEY] = version
-        response = req.get_response(self.application)
-        response.headers[HEADER] = '%s %d.%d' % (
-            SERVICE_TYPE, version[0], version[1])
-        if 'vary' not in response.headers:
-            response.headers['vary'] = HEADER.lower()
-        return response
+        environ[errors.VERSION_ENVIRON_KEY] = version
+        stamp = (HEADER, '%s %d.%d' % (SERVICE_TYPE, version[0], version[1]))
+
+        def stamping_start_response(status, headers, exc_info=None):
+            headers = [(name, value) for name, value in headers
+                       if name.lower() != _HEADER_LOWER]
+            headers.append(stamp)
+            if plainwsgi.header_value(headers, 'Vary') is None:
+                headers.append(('Vary', _HEADER_LOWER))
+            return start_response(status, headers, exc_info)
+        return self.application(environ, stamping_start_response)

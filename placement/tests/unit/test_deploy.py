@@ -118,3 +118,54 @@ class TestKeystoneOpenMetrics(testtools.TestCase):
         self.assertIn(b'placement_http_request_duration_seconds_count{'
                       b'method="GET",microversion="none",route="unrouted",'
                       b'status="401"} 1.0', resp.body)
+
+
+class TestPlainMiddleware(testtools.TestCase):
+    """Our middleware is plain WSGI: what a server sees of a response
+    that failed late, and the request log line."""
+
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+        self.logged = self.useFixture(fx.FakeLogger(name='placement.deploy'))
+
+    def start_response(self, status, headers, exc_info=None):
+        # As a server before the first byte is sent: exc_info replaces.
+        self.calls.append((status, dict(headers), exc_info is not None))
+
+    def serve(self, application, path='/x'):
+        environ = webob.Request.blank(
+            path, method='PUT', headers={'Accept': 'application/json'}).environ
+        return b''.join(deploy.RequestLog(deploy.FaultWrapper(application))(
+            environ, self.start_response))
+
+    def test_error_after_the_response_began_replaces_it(self):
+        def app(environ, start_response):
+            start_response('200 OK', [('Content-Length', '2')])
+            raise RuntimeError('late')
+        body = self.serve(app)
+        self.assertEqual(['200 OK', '500 Internal Server Error'],
+                         [status for status, _h, _e in self.calls])
+        self.assertEqual([False, True], [e for _s, _h, e in self.calls])
+        self.assertIn(b'An unexpected error occurred: RuntimeError', body)
+        self.assertIn('"PUT /x" status: 500', self.logged.output)
+
+    def test_error_while_the_body_is_read_is_a_json_500(self):
+        def app(environ, start_response):
+            start_response('200 OK', [])
+
+            def chunks():
+                yield b'{'
+                raise RuntimeError('mid-body')
+            return chunks()
+        body = self.serve(app)
+        self.assertEqual('500 Internal Server Error', self.calls[-1][0])
+        self.assertIn(b'"status": 500', body)
+
+    def test_request_log_line(self):
+        def app(environ, start_response):
+            start_response('201 Created', [('content-length', '3')])
+            return [b'abc']
+        self.assertEqual(b'abc', self.serve(app, '/p%C3%A9?a=1'))
+        self.assertIn('"PUT /p%C3%A9?a=1" status: 201 len: 3 '
+                      'microversion: -', self.logged.output)
