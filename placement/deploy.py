@@ -192,6 +192,7 @@ def deploy(conf):
 def loadapp(conf):
     """The WSGI application for ``conf``, with policy initialised."""
     policy.init(conf)
+    util.build_validators()
     return deploy(conf)
 
 

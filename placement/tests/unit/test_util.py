@@ -1,6 +1,7 @@
 """The request-body boundary (strict JSON), '$'-as-end-of-string schema
 patterns, and the one-line error ``detail``."""
 
+import re
 import uuid
 
 import fixtures
@@ -173,3 +174,49 @@ class TestFastValidation(testtools.TestCase):
                           self.SCHEMA, {'name': 'lower'},
                           util.BODY_FORMAT_CHECKER)
         passing.assert_called()
+
+
+class TestValidatorsBuiltAtStart(testtools.TestCase):
+    """schemas.validated() names every schema the handlers validate
+    with, body and query strings apart, so build_validators() leaves no
+    compile to a worker's first request."""
+
+    CALL_RE = re.compile(
+        r'(extract_json|validate_body|validate_query)\([^;]*?'
+        r'schema\.([A-Z_]+)', re.S)
+
+    def test_every_handler_schema_is_named(self):
+        import importlib
+        import pkgutil
+
+        from placement import handlers
+        from placement import schemas
+        bodies, queries = schemas.validated()
+        found = 0
+        for info in pkgutil.iter_modules(handlers.__path__):
+            module = importlib.import_module(
+                'placement.handlers.' + info.name)
+            with open(module.__file__) as source:
+                text = source.read()
+            for call, name in self.CALL_RE.findall(text):
+                found += 1
+                value = getattr(module.schema, name)
+                windows = [v for _lo, _hi, v in getattr(
+                    value, 'windows', [(None, None, value)])]
+                group = queries if call == 'validate_query' else bodies
+                for schema in windows:
+                    self.assertTrue(
+                        any(schema is known for known in group),
+                        '%s: %s' % (info.name, name))
+        self.assertGreater(found, 10)
+
+    def test_build_validators_fills_the_cache(self):
+        from placement import schemas
+        self.addCleanup(util._FAST_VALIDATORS.update,
+                        dict(util._FAST_VALIDATORS))
+        util._FAST_VALIDATORS.clear()
+        util.build_validators()
+        bodies, queries = schemas.validated()
+        self.assertEqual(len(set(map(id, bodies))) +
+                         len(set(map(id, queries))),
+                         len(util._FAST_VALIDATORS))
