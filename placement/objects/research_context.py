@@ -35,6 +35,8 @@ import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+# (As db_sql: ``sql`` names the statement being built here.)
+from placement.db import sql as db_sql
 from placement.objects import candidate_engine as engine
 from placement.objects import capacity as capacity_mod
 from placement.objects import resource_class as rc_obj
@@ -44,7 +46,6 @@ INV = models.INV
 ALLOC = models.ALLOC
 TRAIT = models.TRAIT
 RP_TRAIT = models.RP_TRAIT
-AGG = models.AGG
 RP_AGG = models.RP_AGG
 
 SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
@@ -305,9 +306,10 @@ def aggregate_ids(ctx, uuids):
     """{uuid: id} of the known aggregates among ``uuids``."""
     if not uuids:
         return {}
-    rows = ctx.session.execute(sa.select(AGG.c.uuid, AGG.c.id).where(
-        AGG.c.uuid.in_(sorted(uuids))))
-    return dict(rows.all())
+    wanted = sorted(uuids)
+    return dict(db_sql.execute(
+        db_sql.connection(ctx), 'SELECT uuid, id FROM placement_aggregates '
+        'WHERE uuid IN (' + db_sql.marks(len(wanted)) + ')', wanted).all())
 
 
 @db_api.context_manager.reader

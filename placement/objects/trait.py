@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from placement.db import api as db_api
 from placement.db import models
+from placement.db import sql
 from placement import exception
 from placement.objects import resource_provider as rp_obj
 
@@ -32,10 +33,10 @@ def ids_from_names(ctx, names):
     names = set(names)
     if not names:
         return {}
-    rows = ctx.session.execute(
-        sa.select(models.TRAIT.c.name, models.TRAIT.c.id).where(
-            models.TRAIT.c.name.in_(names)))
-    found = dict(rows.all())
+    wanted = sorted(names)
+    found = dict(sql.execute(
+        sql.connection(ctx), 'SELECT name, id FROM traits WHERE name IN '
+        '(' + sql.marks(len(wanted)) + ')', wanted).all())
     missing = names - set(found)
     if missing:
         raise exception.TraitNotFound(names=', '.join(sorted(missing)))
