@@ -16,7 +16,6 @@ from placement.objects import candidate_engine as engine
 from placement.objects import candidate_explain
 from placement.objects import research_context as research
 from placement.objects import resource_class as rc_obj
-from placement.objects import trait as trait_obj
 
 # Page size bounds for the root scan when the answer is bounded, and the
 # fewest roots one bounded scan examines.
@@ -47,13 +46,18 @@ class Result(object):
         self.explain = None
 
 
-def _trait_ids(ctx, groups, root_traits):
-    """{name: id} of every trait the request names; TraitNotFound."""
-    names = set()
-    for traits in [g.required for g in groups] + [root_traits]:
-        if traits is not None:
-            names |= traits.names()
-    return trait_obj.ids_from_names(ctx, names)
+def _names(groups, root_traits):
+    """(every trait name, every aggregate uuid) the request names."""
+    traits, aggs = set(), set()
+    for required in [g.required for g in groups] + [root_traits]:
+        if required is not None:
+            traits |= required.names()
+    for group in groups:
+        if group.member_of is not None:
+            for term in group.member_of.any_of:
+                aggs |= term
+            aggs |= group.member_of.forbidden
+    return traits, aggs
 
 
 def resolve(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
@@ -72,14 +76,11 @@ def resolve(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
     for name in sorted(rc_names):
         if name not in rc_ids:
             raise exception.ResourceClassNotFound(name=name)
-    trait_ids = _trait_ids(ctx, groups.values(), root_traits)
-    agg_uuids = set()
-    for group in groups.values():
-        if group.member_of is not None:
-            for aggs in group.member_of.any_of:
-                agg_uuids |= aggs
-            agg_uuids |= group.member_of.forbidden
-    agg_ids = research.aggregate_ids(ctx, agg_uuids)
+    trait_names, agg_uuids = _names(groups.values(), root_traits)
+    trait_ids, agg_ids = research.resolve_names(ctx, trait_names, agg_uuids)
+    missing = trait_names - set(trait_ids)
+    if missing:
+        raise exception.TraitNotFound(names=', '.join(sorted(missing)))
     tree_roots = research.provider_roots(
         ctx, {g.in_tree for g in groups.values() if g.in_tree})
 

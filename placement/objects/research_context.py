@@ -302,14 +302,25 @@ def holding_roots_sql(agg_sets, trait_sets, root_traits):
 
 
 @db_api.context_manager.reader
-def aggregate_ids(ctx, uuids):
-    """{uuid: id} of the known aggregates among ``uuids``."""
-    if not uuids:
-        return {}
-    wanted = sorted(uuids)
-    return dict(db_sql.execute(
-        db_sql.connection(ctx), 'SELECT uuid, id FROM placement_aggregates '
-        'WHERE uuid IN (' + db_sql.marks(len(wanted)) + ')', wanted).all())
+def resolve_names(ctx, trait_names, agg_uuids):
+    """({name: id} of the known traits among ``trait_names``, {uuid: id}
+    of the known aggregates among ``agg_uuids``), in one round trip."""
+    selects, params = [], []
+    for kind, sql, values in (
+            (0, 'SELECT 0, name, id FROM traits WHERE name IN (%s)',
+             trait_names),
+            (1, 'SELECT 1, uuid, id FROM placement_aggregates '
+             'WHERE uuid IN (%s)', agg_uuids)):
+        if values:
+            selects.append(sql % db_sql.marks(len(values)))
+            params.extend(sorted(values))
+    found = ({}, {})
+    if selects:
+        for kind, name, value in db_sql.execute(
+                db_sql.connection(ctx), ' UNION ALL '.join(selects),
+                params).all():
+            found[kind][name] = value
+    return found
 
 
 @db_api.context_manager.reader
