@@ -464,20 +464,40 @@ def _holding_roots(ctx, store, request, share_roots, share_traits):
         agg_sets, trait_sets, root_traits))
 
 
-def _bounded_anchors(ctx, conditions, stop, nested, store, anchor):
+def _capacity_only(request):
+    """One group of amounts and nothing else to filter trees on (no
+    trait, aggregate, tree or root condition, no second group): most
+    trees of a cloud with room can serve it."""
+    return len(request.groups) == 1 and not (
+        request.root_required or request.root_forbidden or any(
+            g.required or g.forbidden or g.member_of or g.forbidden_aggs or
+            g.in_tree_root is not None for g in request.groups))
+
+
+def _bounded_anchors(ctx, conditions, stop, nested, store, anchor,
+                     capacity_only=False):
     """Anchors for an answer of at most ``stop`` candidates: bounded root
     windows with exact conditions. The first page of roots comes with its
-    trees in one round trip; later pages (when the first did not give
+    trees in one round trip (``capacity_only``: the first window's trees
+    whatever they hold); later pages (when the first did not give
     enough) load their trees in growing chunks, so a bounded answer reads
     little more than the trees it uses."""
     page = min(stop + 16, _MAX_PAGE)
     # Windows of provider ids: flat clouds match sparsely per root, trees
     # (several ids each) usually densely.
     window = max((4 if nested else 8) * page, _MIN_WINDOW)
-    roots = store.load_matching(ctx, conditions, 0, page, window)
+    if capacity_only:
+        # Most trees have room: the first trees as they are, filtered by
+        # the engine (which checks everything), cost the database less
+        # than the conditions that would pick them (one statement, not a
+        # scan per root and a load).
+        window = 2 * page if nested else page
+        roots = store.load_range(ctx, 0, window)
+    else:
+        roots = store.load_matching(ctx, conditions, 0, page, window)
     for root in roots:
         yield anchor(root)
-    if len(roots) == page:
+    if len(roots) == page and not capacity_only:
         after = roots[-1]
     else:
         after = research.window_end(ctx, 0, window)
@@ -561,7 +581,7 @@ def find(ctx, request, limit=None, randomize=False, max_candidates=-1,
                                       share_aggs, min_amounts)
         research.tune(ctx, probes=True)
         anchors = _bounded_anchors(ctx, conditions, stop, nested, store,
-                                   anchor)
+                                   anchor, _capacity_only(request))
 
     candidates = []
     for cand in engine.generate(request, anchors, strategy,

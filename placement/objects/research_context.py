@@ -704,6 +704,20 @@ class Trees(object):
             loaded += providers
         return loaded
 
+    def load_range(self, ctx, after, upper):
+        """Load the trees whose root ids are in (``after``, ``upper``],
+        and the pending ones, in one round trip with no condition but
+        the range: those root ids in id order."""
+        in_range = 'p.root_provider_id > %d AND p.root_provider_id <= %d' % (
+            int(after), int(upper))
+        pending = self._take_pending()
+        if pending:
+            in_range = '(%s OR p.root_provider_id IN (%s))' % (
+                in_range, _ids(pending))
+        self._load(ctx, '', in_range)
+        return [root for root in sorted(self.trees)
+                if after < root <= upper]
+
     def load_all(self, ctx):
         """Load every tree (for a whole answer that most trees can serve:
         one plain pass beats any filter; see every_tree); all root ids

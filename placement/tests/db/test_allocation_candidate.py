@@ -192,6 +192,34 @@ class _AllocationCandidates(_Candidates):
         self.assertEqual({'t1', 't1a', 't1b'},
                          {self.names[u] for u in data['provider_summaries']})
 
+    def test_bounded_capacity_only_search_past_the_first_window(self):
+        # More roots than the first window holds (see _bounded_anchors),
+        # the first 140 full: the first candidates come from later
+        # windows, in id order, as without the window.
+        specs = [{'name': 'r%03d' % n,
+                  'inventory': {'VCPU': {'total': 1, 'step_size': 1}},
+                  'used': {'VCPU': 1} if n < 140 else {}}
+                 for n in range(150)]
+        self.build(specs)
+        with mock.patch.object(ac_obj, '_capacity_only',
+                               return_value=False):
+            by_conditions = self.candidates(self.get(
+                'resources=VCPU:1&limit=3'))
+        found = self.candidates(self.get('resources=VCPU:1&limit=3'))
+        self.assertEqual([(('r140', 'VCPU', 1),), (('r141', 'VCPU', 1),),
+                          (('r142', 'VCPU', 1),)], found)
+        self.assertEqual(by_conditions, found)
+
+    def test_bounded_capacity_only_search_with_sharing_and_trees(self):
+        self.numa_setup()
+        for limit in (1, 2, 3, 5):
+            query = 'resources=VCPU:1,DISK_GB:10&limit=%d' % limit
+            with mock.patch.object(ac_obj, '_capacity_only',
+                                   return_value=False):
+                expected = self.candidates(self.get(query))
+            self.assertEqual(expected, self.candidates(self.get(query)))
+        self.assertEqual(5, len(expected))
+
     def test_randomize(self):
         self.build(_two_trees())
         seen = collections.Counter()
