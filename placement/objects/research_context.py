@@ -306,10 +306,10 @@ def resolve_names(ctx, trait_names, agg_uuids):
     """({name: id} of the known traits among ``trait_names``, {uuid: id}
     of the known aggregates among ``agg_uuids``), in one round trip."""
     selects, params = [], []
-    for kind, sql, values in (
-            (0, 'SELECT 0, name, id FROM traits WHERE name IN (%s)',
+    for sql, values in (
+            ('SELECT 0, name, id FROM traits WHERE name IN (%s)',
              trait_names),
-            (1, 'SELECT 1, uuid, id FROM placement_aggregates '
+            ('SELECT 1, uuid, id FROM placement_aggregates '
              'WHERE uuid IN (%s)', agg_uuids)):
         if values:
             selects.append(sql % db_sql.marks(len(values)))
