@@ -89,15 +89,14 @@ def replace_for_provider(ctx, rp_id, generation, agg_ids, current=None):
     transaction, if any. ``current``, when given, is the provider's set
     of aggregate ids as the caller read it in this transaction after
     locking the provider row (util.provider_write, existing_and_held)."""
-    if generation is not None:
+    if current is None:
+        new_generation = rp_obj.bump_or_lock(ctx, rp_id, generation)
+        current = rp_obj.associated_ids(ctx, RP_AGG.c.aggregate_id, rp_id)
+    elif generation is not None:
         new_generation = rp_obj.increment_generation(ctx, rp_id, generation)
-    elif current is None:
-        new_generation = rp_obj.bump_or_lock(ctx, rp_id, None)
     else:
         # The caller holds the lock.
         new_generation = None
-    if current is None:
-        current = rp_obj.associated_ids(ctx, RP_AGG.c.aggregate_id, rp_id)
     rp_obj.replace_associations(ctx, RP_AGG.c.aggregate_id, rp_id, current,
                                 set(agg_ids))
     return new_generation

@@ -16,6 +16,7 @@ from placement.objects import candidate_engine as engine
 from placement.objects import candidate_explain
 from placement.objects import research_context as research
 from placement.objects import resource_class as rc_obj
+from placement.objects import trait as trait_obj
 
 # Page size bounds for the root scan when the answer is bounded, and the
 # fewest roots one bounded scan examines.
@@ -78,9 +79,7 @@ def resolve(ctx, groups, root_traits=None, same_subtree=(), isolate=False,
             raise exception.ResourceClassNotFound(name=name)
     trait_names, agg_uuids = _names(groups.values(), root_traits)
     trait_ids, agg_ids = research.resolve_names(ctx, trait_names, agg_uuids)
-    missing = trait_names - set(trait_ids)
-    if missing:
-        raise exception.TraitNotFound(names=', '.join(sorted(missing)))
+    trait_obj.check_all_found(trait_names, trait_ids)
     tree_roots = research.provider_roots(
         ctx, {g.in_tree for g in groups.values() if g.in_tree})
 

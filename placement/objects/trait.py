@@ -37,10 +37,16 @@ def ids_from_names(ctx, names):
     found = dict(sql.execute(
         sql.connection(ctx), 'SELECT name, id FROM traits WHERE name IN '
         '(' + sql.marks(len(wanted)) + ')', wanted).all())
-    missing = names - set(found)
+    check_all_found(names, found)
+    return found
+
+
+def check_all_found(names, found):
+    """TraitNotFound listing the ``names`` missing from {name: id}
+    ``found``."""
+    missing = set(names) - set(found)
     if missing:
         raise exception.TraitNotFound(names=', '.join(sorted(missing)))
-    return found
 
 
 class TraitInUse(exception.Conflict):
